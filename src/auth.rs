@@ -1,0 +1,321 @@
+//! API keys, the environment each belongs to, and the fixed-window rate
+//! limiter that counts each key's requests.
+
+use crate::clock::Clock;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A Persona environment; each API key belongs to one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Environment {
+    /// Keys starting `persona_sandbox_` by default.
+    Sandbox,
+    /// Keys starting `persona_production_` by default.
+    Production,
+}
+
+impl Environment {
+    /// The environment's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Sandbox => "sandbox",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// One configured API key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The environment requests with this key act in.
+    pub environment: Environment,
+    /// The key's own request limit per window, instead of the default one.
+    pub limit: Option<u32>,
+}
+
+/// An authenticated caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Principal<'a> {
+    /// The API key as sent.
+    pub api_key: &'a str,
+    /// The key's environment.
+    pub environment: Environment,
+    /// Requests allowed per rate-limit window.
+    pub limit: u32,
+}
+
+/// Why an `Authorization` header was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthError {
+    /// Not `Bearer <key>`.
+    NotBearer,
+    /// A Bearer key that is not valid.
+    InvalidKey,
+}
+
+/// Decides which API keys are valid and what environment they act in.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    /// Whether any `persona_sandbox_…` / `persona_production_…` key is valid.
+    pub accept_prefixed: bool,
+    /// Keys listed in the config file.
+    pub keys: HashMap<String, ApiKey>,
+    /// Requests per window for keys without a limit of their own.
+    pub default_limit: u32,
+}
+
+impl Authenticator {
+    /// Checks an `Authorization` header value; `None` means no header, which
+    /// the challenge endpoint allows.
+    pub fn authenticate<'a>(
+        &self,
+        header: Option<&'a [u8]>,
+    ) -> Result<Option<Principal<'a>>, AuthError> {
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?;
+        let (scheme, key) = header.trim().split_once(' ').ok_or(AuthError::NotBearer)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::NotBearer);
+        }
+        let api_key = key.trim();
+        if api_key.is_empty() {
+            return Err(AuthError::NotBearer);
+        }
+        if let Some(entry) = self.keys.get(api_key) {
+            return Ok(Some(Principal {
+                api_key,
+                environment: entry.environment,
+                limit: entry.limit.unwrap_or(self.default_limit),
+            }));
+        }
+        let environment = if !self.accept_prefixed {
+            None
+        } else if prefixed(api_key, "persona_sandbox_") {
+            Some(Environment::Sandbox)
+        } else if prefixed(api_key, "persona_production_") {
+            Some(Environment::Production)
+        } else {
+            None
+        };
+        let environment = environment.ok_or(AuthError::InvalidKey)?;
+        Ok(Some(Principal {
+            api_key,
+            environment,
+            limit: self.default_limit,
+        }))
+    }
+}
+
+/// Whether `key` is `prefix` followed by at least one character.
+fn prefixed(key: &str, prefix: &str) -> bool {
+    key.len() > prefix.len() && key.starts_with(prefix)
+}
+
+/// What the rate limiter decided for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitStatus {
+    /// The limit that applies (`RateLimit-Limit`).
+    pub limit: u32,
+    /// Requests left in this window after this one (`RateLimit-Remaining`).
+    pub remaining: u32,
+    /// Whole seconds until the window resets, rounded up (`RateLimit-Reset`).
+    pub reset_s: u64,
+    /// Whether this request is over the limit (429).
+    pub exceeded: bool,
+}
+
+/// One key's current window.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    /// When the window began (its first request).
+    start: Duration,
+    /// Requests allowed in it so far.
+    count: u32,
+}
+
+/// Above this many tracked keys, expired windows are dropped on insert.
+const PRUNE_ABOVE: usize = 10_000;
+
+/// A fixed-window limiter per API key: a window opens with a key's first
+/// request and lasts `window`; requests past the limit are refused until it
+/// ends.
+pub struct RateLimiter {
+    /// Length of a window.
+    window: Duration,
+    /// Where time comes from (a manual clock in tests).
+    clock: Arc<dyn Clock>,
+    /// Open windows by API key; the lock is held only to update one entry.
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+impl RateLimiter {
+    /// A limiter with windows of `window`.
+    pub fn new(window: Duration, clock: Arc<dyn Clock>) -> RateLimiter {
+        RateLimiter {
+            window,
+            clock,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one request for `key` against `limit`.
+    pub fn check(&self, key: &str, limit: u32) -> RateLimitStatus {
+        let now = self.clock.now();
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let window = match windows.get_mut(key) {
+            Some(window) => window,
+            None => {
+                if windows.len() >= PRUNE_ABOVE {
+                    let length = self.window;
+                    windows.retain(|_, w| now < w.start + length);
+                }
+                windows.entry(key.to_owned()).or_insert(Window {
+                    start: now,
+                    count: 0,
+                })
+            }
+        };
+        if now >= window.start + self.window {
+            *window = Window {
+                start: now,
+                count: 0,
+            };
+        }
+        let exceeded = window.count >= limit;
+        if !exceeded {
+            window.count += 1;
+        }
+        let left = (window.start + self.window).saturating_sub(now);
+        RateLimitStatus {
+            limit,
+            remaining: limit - window.count,
+            reset_s: left.as_nanos().div_ceil(1_000_000_000) as u64,
+            exceeded,
+        }
+    }
+
+    /// The window length.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn authenticator(keys: &[(&str, Environment)], accept_prefixed: bool) -> Authenticator {
+        Authenticator {
+            accept_prefixed,
+            keys: keys
+                .iter()
+                .map(|(k, e)| {
+                    (
+                        k.to_string(),
+                        ApiKey {
+                            environment: *e,
+                            limit: None,
+                        },
+                    )
+                })
+                .collect(),
+            default_limit: 300,
+        }
+    }
+
+    #[test]
+    fn prefixed_keys_name_their_environment() {
+        let auth = authenticator(&[], true);
+        let sandbox = auth
+            .authenticate(Some(b"Bearer persona_sandbox_abc"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(sandbox.environment, Environment::Sandbox);
+        assert_eq!(sandbox.api_key, "persona_sandbox_abc");
+        let production = auth
+            .authenticate(Some(b"bearer persona_production_x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(production.environment, Environment::Production);
+    }
+
+    #[test]
+    fn no_header_is_anonymous() {
+        assert_eq!(authenticator(&[], true).authenticate(None), Ok(None));
+    }
+
+    #[test]
+    fn bad_headers_and_keys_are_refused() {
+        let auth = authenticator(&[], true);
+        assert_eq!(
+            auth.authenticate(Some(b"Basic dXNlcjpwYXNz")),
+            Err(AuthError::NotBearer)
+        );
+        assert_eq!(
+            auth.authenticate(Some(b"Bearer")),
+            Err(AuthError::NotBearer)
+        );
+        assert_eq!(
+            auth.authenticate(Some(b"Bearer ")),
+            Err(AuthError::NotBearer)
+        );
+        assert_eq!(
+            auth.authenticate(Some(b"Bearer sk_live_1")),
+            Err(AuthError::InvalidKey)
+        );
+        assert_eq!(
+            auth.authenticate(Some(b"Bearer persona_sandbox_")),
+            Err(AuthError::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn listed_keys_replace_prefixes() {
+        let auth = authenticator(&[("team-key", Environment::Production)], false);
+        let principal = auth
+            .authenticate(Some(b"Bearer team-key"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(principal.environment, Environment::Production);
+        assert_eq!(
+            auth.authenticate(Some(b"Bearer persona_sandbox_abc")),
+            Err(AuthError::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn the_window_counts_down_refuses_and_resets() {
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::new(Duration::from_secs(60), Arc::new(clock.clone()));
+        let first = limiter.check("k", 2);
+        assert_eq!(
+            (first.remaining, first.reset_s, first.exceeded),
+            (1, 60, false)
+        );
+        clock.advance(Duration::from_millis(10_500));
+        let second = limiter.check("k", 2);
+        assert_eq!(
+            (second.remaining, second.reset_s, second.exceeded),
+            (0, 50, false)
+        );
+        let third = limiter.check("k", 2);
+        assert_eq!(
+            (third.remaining, third.reset_s, third.exceeded),
+            (0, 50, true)
+        );
+        // Other keys have their own windows.
+        assert!(!limiter.check("other", 2).exceeded);
+        clock.advance(Duration::from_millis(49_500));
+        let fresh = limiter.check("k", 2);
+        assert_eq!(
+            (fresh.remaining, fresh.reset_s, fresh.exceeded),
+            (1, 60, false)
+        );
+    }
+}

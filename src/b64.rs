@@ -1,0 +1,56 @@
+//! base64url as Persona and RFC 9577 use it: encoded with or without padding
+//! (a profile setting), decoded leniently (padded and unpadded both accepted).
+
+use base64::Engine;
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD, URL_SAFE_NO_PAD_INDIFFERENT};
+
+/// Whether encoded base64url values end in `=` padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// No `=` (Persona's examples).
+    Unpadded,
+    /// `=` padding to a multiple of four characters (RFC 9577 §2.1.2).
+    Padded,
+}
+
+impl Padding {
+    /// Encodes `bytes` as base64url with this padding.
+    pub fn encode(self, bytes: &[u8]) -> String {
+        match self {
+            Padding::Unpadded => URL_SAFE_NO_PAD.encode(bytes),
+            Padding::Padded => URL_SAFE.encode(bytes),
+        }
+    }
+}
+
+/// Decodes base64url, padded or not.
+///
+/// Standard-alphabet characters (`+`, `/`) are rejected: they are not
+/// base64url, and accepting them would hide a client bug.
+pub fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    URL_SAFE_NO_PAD_INDIFFERENT.decode(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_with_and_without_padding() {
+        assert_eq!(Padding::Unpadded.encode(b"ab"), "YWI");
+        assert_eq!(Padding::Padded.encode(b"ab"), "YWI=");
+        assert_eq!(Padding::Unpadded.encode(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn decodes_padded_and_unpadded() {
+        assert_eq!(decode("YWI").unwrap(), b"ab");
+        assert_eq!(decode("YWI=").unwrap(), b"ab");
+        assert_eq!(decode("-_8").unwrap(), [0xfb, 0xff]);
+    }
+
+    #[test]
+    fn rejects_the_standard_alphabet() {
+        assert!(decode("+/8").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! The `persona-mock` binary: flags, logging, the ready line, signals.
+//! Everything else lives in the library.
+
+use clap::{Parser, Subcommand};
+use persona_mock::keys::{KeySource, write_key_set};
+use persona_mock::{MockServer, Profile, Settings};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code for a bad flag, config file or key file.
+const EXIT_CONFIG: u8 = 2;
+/// Exit code for a failure at run time (e.g. the port is taken).
+const EXIT_RUNTIME: u8 = 1;
+
+/// A mock of Persona's Relay / Privacy Pass API for tests.
+#[derive(Parser, Debug)]
+#[command(name = "persona-mock", version, about)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "PERSONA_MOCK_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free port (the ready line names it).
+    #[arg(long, env = "PERSONA_MOCK_PORT", default_value_t = 9577)]
+    port: u16,
+    /// TOML config file (see the README for every setting).
+    #[arg(long, env = "PERSONA_MOCK_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Wire profile; overrides the config file's `profile`.
+    #[arg(long, env = "PERSONA_MOCK_PROFILE", value_enum)]
+    profile: Option<Profile>,
+    /// Makes keys, redemption contexts and request ids deterministic.
+    #[arg(long, env = "PERSONA_MOCK_SEED", value_name = "N")]
+    seed: Option<u64>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Writes a key set (PKCS#8 PEM, one per claim type and namespace) that
+    /// the config file's `[keys] dir` can load.
+    Keygen {
+        /// Folder to write `production/<claim type>.pem` and
+        /// `sandbox/<claim type>.pem` into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace existing key files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let mut settings = match &cli.config {
+        Some(path) => match Settings::from_file(path) {
+            Ok(settings) => settings,
+            Err(errors) => {
+                eprintln!("{errors}");
+                eprintln!("persona-mock: the config file has errors; nothing was started");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => Settings::default(),
+    };
+    if let Some(profile) = cli.profile {
+        settings.profile = profile;
+    }
+    if let Some(seed) = cli.seed {
+        settings.seed = Some(seed);
+    }
+    match cli.command {
+        Some(Command::Keygen { out, force }) => keygen(&settings, &out, force),
+        None => serve(settings, cli.host, cli.port),
+    }
+}
+
+fn keygen(settings: &Settings, out: &std::path::Path, force: bool) -> ExitCode {
+    let source = settings.seed.map_or(KeySource::Random, KeySource::Seeded);
+    match write_key_set(out, &settings.claim_types, source, force) {
+        Ok(written) => {
+            println!("wrote {} keys to {}", written.len(), out.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("persona-mock: {error}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("persona-mock: cannot start the runtime: {error}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    runtime.block_on(async move {
+        let bound = match MockServer::builder()
+            .settings(settings)
+            .host(host)
+            .port(port)
+            .bind()
+            .await
+        {
+            Ok(bound) => bound,
+            Err(error @ persona_mock::app::StartError::KeyFiles(_)) => {
+                eprintln!("{error}");
+                eprintln!("persona-mock: the key files have errors; nothing was started");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            Err(error) => {
+                eprintln!("persona-mock: {error}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        };
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "persona-mock listening on {}", bound.url());
+        let _ = stdout.flush();
+        drop(stdout);
+        bound.serve(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,290 @@
+//! The one place that touches hyper: binding, the accept loop, reading
+//! bodies within the limit, graceful shutdown, and the in-process handle
+//! Rust tests use.
+
+use crate::app::{App, HttpResponse, RequestBody, StartError};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::profile::Profile;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::header::CONTENT_LENGTH;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long in-flight requests may take to finish after shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Configures and starts a mock server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use persona_mock::MockServer;
+///
+/// let server = MockServer::builder().seed(7).start().await?;
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// // Point the client under test at server.url(); dropping `server` stops it.
+/// # Ok(())
+/// # }
+/// ```
+pub struct MockServerBuilder {
+    /// Behaviour settings (defaults, or a config file's).
+    settings: Settings,
+    /// Address to bind.
+    host: String,
+    /// Port to bind; 0 picks a free one.
+    port: u16,
+    /// Time for the rate limiter.
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        MockServerBuilder {
+            settings: Settings::default(),
+            host: "127.0.0.1".into(),
+            port: 0,
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Replaces all settings, e.g. with [`Settings::from_file`]'s.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Makes keys, redemption contexts and request ids deterministic.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = Some(seed);
+        self
+    }
+
+    /// Chooses the wire profile.
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.settings.profile = profile;
+        self
+    }
+
+    /// The address to bind (default `127.0.0.1`).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port to bind (default 0: a free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The clock the rate limiter reads, e.g. a
+    /// [`ManualClock`](crate::clock::ManualClock) to test window resets
+    /// without sleeping.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the state and binds the socket; serving starts with
+    /// [`BoundServer::serve`].
+    pub async fn bind(self) -> Result<BoundServer, StartError> {
+        let app = Arc::new(App::new(&self.settings, self.clock)?);
+        let listener = TcpListener::bind((self.host.as_str(), self.port))
+            .await
+            .map_err(StartError::Bind)?;
+        let address = listener.local_addr().map_err(StartError::Bind)?;
+        Ok(BoundServer {
+            listener,
+            app,
+            address,
+        })
+    }
+
+    /// Binds and serves in the background until the handle is dropped.
+    pub async fn start(self) -> Result<MockServer, StartError> {
+        let bound = self.bind().await?;
+        let address = bound.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.serve(async {
+            let _ = stopped.await;
+        }));
+        Ok(MockServer {
+            address,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A bound server that is not serving yet: its address is known, so it can
+/// be announced before the first request can arrive.
+pub struct BoundServer {
+    /// The listening socket.
+    listener: TcpListener,
+    /// The shared state.
+    app: Arc<App>,
+    /// The address actually bound.
+    address: SocketAddr,
+}
+
+impl BoundServer {
+    /// The address actually bound (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:9577`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests
+    /// finish (for at most [`SHUTDOWN_GRACE`]).
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let BoundServer { listener, app, .. } = self;
+        // Generated keys are made on first use; make them all now, off the
+        // request path, so first requests rarely wait.
+        let warm = app.clone();
+        tokio::task::spawn_blocking(move || warm.keys().warm());
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let app = app.clone();
+                        let service = service_fn(move |request| answer(app.clone(), request));
+                        let connection = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .serve_connection(TokioIo::new(stream), service);
+                        let connection = graceful.watch(connection);
+                        tokio::spawn(async move {
+                            if let Err(error) = connection.await {
+                                tracing::debug!(%peer, %error, "connection ended with an error");
+                            }
+                        });
+                    }
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off briefly.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                },
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; closing them");
+            }
+        }
+    }
+}
+
+/// Reads the body within the limit and lets the app answer. Never fails:
+/// an `Err` here would drop the connection without a response.
+async fn answer(app: Arc<App>, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    let (parts, body) = request.into_parts();
+    let limit = app.max_body_bytes();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = if declared.is_some_and(|n| n > limit as u64) {
+        RequestBody::TooLarge
+    } else {
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => RequestBody::Complete(collected.to_bytes()),
+            Err(error) if error.is::<LengthLimitError>() => RequestBody::TooLarge,
+            Err(error) => RequestBody::Unreadable(error.to_string()),
+        }
+    };
+    Ok(app.respond(&parts, body))
+}
+
+/// A running mock server; dropping it shuts the server down.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use persona_mock::MockServer;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let server = MockServer::builder().start().await?;
+/// let body = r#"{"claim-type":"age_over18_verified"}"#;
+/// let mut stream = tokio::net::TcpStream::connect(server.address()).await?;
+/// stream.write_all(format!(
+///     "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: mock\r\n\
+///      Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+///     body.len()
+/// ).as_bytes()).await?;
+/// let mut response = String::new();
+/// stream.read_to_string(&mut response).await?;
+/// assert!(response.starts_with("HTTP/1.1 200 OK"));
+/// assert!(response.contains(r#""token-key":"MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAE"#));
+/// server.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+pub struct MockServer {
+    /// The address actually bound.
+    address: SocketAddr,
+    /// Tells the serving task to stop; taken on shutdown or drop.
+    stop: Option<oneshot::Sender<()>>,
+    /// The serving task, awaited by [`MockServer::shutdown`].
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockServer {
+    /// A builder with the built-in defaults, binding `127.0.0.1:0`.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// The base URL to point clients at, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The bound socket address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
