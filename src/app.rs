@@ -177,10 +177,19 @@ impl App {
 
     /// Answers one request. Never panics: a bug becomes a Persona-shaped 500.
     pub fn respond(&self, parts: &Parts, body: RequestBody) -> HttpResponse {
+        self.guarded(parts, |extra| self.dispatch(parts, body, extra))
+    }
+
+    /// Runs a handler, turning its error or panic into Persona's envelope and
+    /// adding the headers every response carries.
+    fn guarded(
+        &self,
+        parts: &Parts,
+        handler: impl FnOnce(&mut HeaderMap) -> Result<HttpResponse, ApiError>,
+    ) -> HttpResponse {
         let mut extra = HeaderMap::new();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.dispatch(parts, body, &mut extra)
-        }));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut extra)));
         let mut response = match outcome {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => error_response(&error),
@@ -526,5 +535,75 @@ fn truncate(text: &str) -> Cow<'_, str> {
     match text.char_indices().nth(100) {
         Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
         None => Cow::Borrowed(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use http_body_util::BodyExt;
+
+    fn app() -> App {
+        App::new(&Settings::default(), Arc::new(SystemClock::new())).unwrap()
+    }
+
+    fn parts(method: &str, path: &str) -> Parts {
+        hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    async fn body_text(response: HttpResponse) -> String {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_persona_500() {
+        let app = app();
+        let response = app.guarded(&parts("POST", CHALLENGE_PATH), |extra| {
+            extra.insert(ALLOW, HeaderValue::from_static("POST"));
+            panic!("a bug")
+        });
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key(&REQUEST_ID));
+        assert!(
+            !response.headers().contains_key(ALLOW),
+            "headers of the failed handler are dropped"
+        );
+        assert_eq!(
+            body_text(response).await,
+            r#"{"errors":[{"title":"Internal Server Error","details":"persona-mock failed while answering this request; please report it with the request that caused it"}]}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_are_answered_without_a_socket() {
+        let app = app();
+        let response = app.respond(
+            &parts("POST", CHALLENGE_PATH),
+            RequestBody::Complete(Bytes::from_static(
+                br#"{"claim-type":"live_human_presence"}"#,
+            )),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            body_text(response)
+                .await
+                .starts_with(r#"{"challenge":"AAEAE2FwaS53aXRocGVyc29uYS5jb20g"#)
+        );
+        let unreadable = app.respond(
+            &parts("POST", CHALLENGE_PATH),
+            RequestBody::Unreadable("reset".into()),
+        );
+        assert_eq!(
+            body_text(unreadable).await,
+            r#"{"errors":[{"title":"Bad Request","details":"The request body could not be read: reset"}]}"#
+        );
     }
 }

@@ -24,13 +24,13 @@ struct Cli {
     #[arg(long, env = "PERSONA_MOCK_PORT", default_value_t = 9577)]
     port: u16,
     /// TOML config file (see the README for every setting).
-    #[arg(long, env = "PERSONA_MOCK_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "PERSONA_MOCK_CONFIG", value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Wire profile; overrides the config file's `profile`.
-    #[arg(long, env = "PERSONA_MOCK_PROFILE", value_enum)]
+    #[arg(long, env = "PERSONA_MOCK_PROFILE", value_enum, global = true)]
     profile: Option<Profile>,
     /// Makes keys, redemption contexts and request ids deterministic.
-    #[arg(long, env = "PERSONA_MOCK_SEED", value_name = "N")]
+    #[arg(long, env = "PERSONA_MOCK_SEED", value_name = "N", global = true)]
     seed: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,

@@ -1,0 +1,220 @@
+//! The real `persona-mock` binary: ready line, requests, signals, exit codes.
+
+use crate::support::{Reply, b64url, parse_response};
+use p384::pkcs8::DecodePrivateKey;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_persona-mock"));
+    command.env_remove("RUST_LOG");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PERSONA_MOCK_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Starts the binary and returns it with the address from its ready line.
+fn start(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .expect("ready line");
+    let address = line
+        .trim_end()
+        .strip_prefix("persona-mock listening on http://")
+        .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+        .to_string();
+    (child, address)
+}
+
+fn post_challenge(address: &str, body: &str) -> Reply {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    parse_response(&bytes).expect("a response")
+}
+
+fn terminate(child: &mut Child) -> i32 {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap().code().expect("exited, not killed")
+}
+
+fn run_to_end(command: &mut Command) -> (i32, String, String) {
+    let output = command.output().expect("run");
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_binary_announces_its_port_serves_and_exits_0_on_sigterm() {
+    let (mut child, address) = start(binary().args(["--port", "0"]));
+    assert!(
+        address.starts_with("127.0.0.1:") && !address.ends_with(":0"),
+        "{address}"
+    );
+    let reply = post_challenge(&address, r#"{"claim-type":"age_over18_verified"}"#);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(terminate(&mut child), 0);
+    let mut rest = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut rest)
+        .unwrap();
+    assert_eq!(rest, "", "the ready line is the only stdout output");
+}
+
+#[test]
+fn flags_fall_back_to_environment_variables() {
+    let (mut child, address) = start(
+        binary()
+            .env("PERSONA_MOCK_PORT", "0")
+            .env("PERSONA_MOCK_PROFILE", "rfc9578"),
+    );
+    let reply = post_challenge(&address, r#"{"claim-type":"age_over18_verified"}"#);
+    let token_key = reply.json()["token-key"].as_str().unwrap().to_string();
+    assert_eq!(
+        b64url(&token_key, true).len(),
+        49,
+        "the rfc9578 profile is in force"
+    );
+    assert_eq!(terminate(&mut child), 0);
+}
+
+#[test]
+fn a_wrong_flag_exits_2() {
+    let (code, _, stderr) = run_to_end(binary().args(["--profile", "rfc"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("invalid value 'rfc' for '--profile <PROFILE>'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[possible values: reference, rfc9578]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_file_line_and_column() {
+    let dir = tempdir("bad-config");
+    let path = dir.join("mock.toml");
+    std::fs::write(&path, "seed = 1\n[rate-limit]\nlimit = 0\nwindow = 5\n").unwrap();
+    let (code, stdout, stderr) = run_to_end(binary().args(["--port", "0", "--config"]).arg(&path));
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    let expected = format!(
+        "{}:4:1: unknown field `window`, expected `limit` or `window-s`\npersona-mock: the config file has errors; nothing was started\n",
+        path.display()
+    );
+    assert_eq!(stderr, expected);
+}
+
+#[test]
+fn a_missing_config_file_exits_2() {
+    let (code, _, stderr) = run_to_end(binary().args(["--config", "/nonexistent/mock.toml"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("/nonexistent/mock.toml: cannot read the config file:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn keygen_writes_keys_that_the_config_loads() {
+    let dir = tempdir("keygen");
+    let keys = dir.join("keys");
+    let (code, stdout, stderr) = run_to_end(binary().args(["keygen", "--out"]).arg(&keys));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, format!("wrote 20 keys to {}\n", keys.display()));
+    let (code, _, stderr) = run_to_end(binary().args(["keygen", "--out"]).arg(&keys));
+    assert_eq!(code, 1, "existing keys are not replaced without --force");
+    assert!(stderr.contains("already exists; pass --force"), "{stderr}");
+
+    let config = dir.join("mock.toml");
+    std::fs::write(&config, "profile = \"rfc9578\"\n[keys]\ndir = \"keys\"\n").unwrap();
+    let (mut child, address) = start(binary().args(["--port", "0", "--config"]).arg(&config));
+    let reply = post_challenge(
+        &address,
+        r#"{"claim-type":"age_over21_verified","sandbox":true}"#,
+    );
+    let pem = std::fs::read_to_string(keys.join("sandbox/age_over21_verified.pem")).unwrap();
+    let secret = p384::SecretKey::from_pkcs8_pem(&pem).unwrap();
+    let served = b64url(reply.json()["token-key"].as_str().unwrap(), true);
+    assert_eq!(
+        p384::PublicKey::from_sec1_bytes(&served).unwrap(),
+        secret.public_key()
+    );
+    assert_eq!(terminate(&mut child), 0);
+}
+
+#[test]
+fn a_broken_key_file_exits_2_naming_it() {
+    let dir = tempdir("broken-key");
+    std::fs::create_dir_all(dir.join("keys/production")).unwrap();
+    std::fs::write(
+        dir.join("keys/production/age_over18_verified.pem"),
+        "not a key",
+    )
+    .unwrap();
+    std::fs::write(dir.join("mock.toml"), "[keys]\ndir = \"keys\"\n").unwrap();
+    let (code, _, stderr) = run_to_end(
+        binary()
+            .args(["--port", "0", "--config"])
+            .arg(dir.join("mock.toml")),
+    );
+    assert_eq!(code, 2);
+    let file = dir.join("keys/production/age_over18_verified.pem");
+    assert!(
+        stderr.starts_with(&format!(
+            "{}: not a P-384 private key in PKCS#8 PEM",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_pinned_fixture_keys_load() {
+    let config = format!("{}/fixtures/keys.toml", env!("CARGO_MANIFEST_DIR"));
+    let (mut child, address) = start(binary().args(["--port", "0", "--config", &config]));
+    let reply = post_challenge(&address, r#"{"claim-type":"live_human_presence"}"#);
+    let pem = crate::support::fixture("keys/production/live_human_presence.pem");
+    let secret = p384::SecretKey::from_pkcs8_pem(&pem).unwrap();
+    let der = b64url(reply.json()["token-key"].as_str().unwrap(), false);
+    use p384::pkcs8::DecodePublicKey;
+    assert_eq!(
+        p384::PublicKey::from_public_key_der(&der).unwrap(),
+        secret.public_key()
+    );
+    assert_eq!(terminate(&mut child), 0);
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("persona-mock-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,8 @@
+//! Integration tests: each starts the real server on port 0.
+
+mod support;
+
+mod challenge;
+mod cli;
+mod conventions;
+mod vectors;
