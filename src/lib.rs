@@ -22,3 +22,8 @@ pub mod token;
 pub use config::Settings;
 pub use profile::Profile;
 pub use server::{BoundServer, MockServer, MockServerBuilder};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -5,4 +5,5 @@ mod support;
 mod challenge;
 mod cli;
 mod conventions;
+mod readme;
 mod vectors;

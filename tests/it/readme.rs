@@ -1,0 +1,44 @@
+//! The README's examples stay true.
+
+use persona_mock::Settings;
+use std::path::Path;
+
+fn readme() -> String {
+    std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The first fenced block of `lang` after `heading`.
+fn block_after(text: &str, heading: &str, lang: &str) -> String {
+    let section = &text[text.find(heading).unwrap_or_else(|| panic!("no {heading}"))..];
+    let start = section.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+    let end = section[start..].find("```").unwrap();
+    section[start..start + end].to_string()
+}
+
+#[test]
+fn the_readme_config_file_loads_and_states_the_defaults() {
+    let text = block_after(&readme(), "## Config file", "toml");
+    let settings =
+        Settings::from_toml(&text, Path::new("README.md")).unwrap_or_else(|e| panic!("{e}"));
+    let defaults = Settings::default();
+    assert_eq!(settings.sandbox, defaults.sandbox);
+    assert_eq!(settings.production, defaults.production);
+    assert_eq!(settings.wire_format(), defaults.wire_format());
+    assert_eq!(settings.rate_limit, defaults.rate_limit);
+    assert_eq!(settings.rate_limit_window, defaults.rate_limit_window);
+    assert_eq!(settings.max_body_bytes, defaults.max_body_bytes);
+    assert_eq!(settings.issuer_name, defaults.issuer_name);
+    assert_eq!(settings.origin_info, defaults.origin_info);
+    assert_eq!(settings.claim_types.len(), defaults.claim_types.len() + 1);
+}
+
+#[tokio::test]
+async fn the_readme_curl_output_is_what_seed_7_serves() {
+    let expected = block_after(&readme(), "## Try it", "json");
+    let server =
+        crate::support::TestServer::with(persona_mock::MockServer::builder().seed(7)).await;
+    let reply = server
+        .challenge(r#"{"claim-type": "age_over18_verified"}"#, &[])
+        .await;
+    assert_eq!(reply.text(), expected.trim_end());
+}
