@@ -55,7 +55,12 @@ pub enum StartError {
     /// Key files that could not be loaded.
     KeyFiles(Vec<KeyFileError>),
     /// The listening socket could not be set up.
-    Bind(std::io::Error),
+    Bind {
+        /// The address asked for, as `host:port`.
+        address: String,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for StartError {
@@ -70,7 +75,17 @@ impl std::fmt::Display for StartError {
                 }
                 Ok(())
             }
-            StartError::Bind(e) => write!(f, "cannot listen: {e}"),
+            StartError::Bind { address, source }
+                if source.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                write!(
+                    f,
+                    "cannot listen on {address}: {source}; stop what is using it, or pass --port 0 to pick a free port"
+                )
+            }
+            StartError::Bind { address, source } => {
+                write!(f, "cannot listen on {address}: {source}")
+            }
         }
     }
 }

@@ -104,10 +104,14 @@ impl MockServerBuilder {
     /// [`BoundServer::serve`].
     pub async fn bind(self) -> Result<BoundServer, StartError> {
         let app = Arc::new(App::new(&self.settings, self.clock)?);
+        let bind_error = |source| StartError::Bind {
+            address: format!("{}:{}", self.host, self.port),
+            source,
+        };
         let listener = TcpListener::bind((self.host.as_str(), self.port))
             .await
-            .map_err(StartError::Bind)?;
-        let address = listener.local_addr().map_err(StartError::Bind)?;
+            .map_err(bind_error)?;
+        let address = listener.local_addr().map_err(bind_error)?;
         Ok(BoundServer {
             listener,
             app,
