@@ -2,16 +2,16 @@
 //! challenge endpoint, as plain functions over a buffered request. Nothing
 //! here touches sockets, so tests can call it directly.
 
-use crate::api::{ApiError, Inflection, check_version, to_kebab};
-use crate::auth::{AuthError, Authenticator, RateLimiter};
+use crate::api::{ApiError, Inflection, check_version, persona_title, to_kebab};
+use crate::auth::{AuthError, Authenticator, RateLimiter, rate_limit_details};
 use crate::clock::Clock;
-use crate::config::{RedemptionContext, Settings};
+use crate::config::{ConfigErrors, RedemptionContext, Settings};
 use crate::ids;
 use crate::keys::{KeyFileError, KeyRing, KeySource, Namespace};
 use crate::profile::WireFormat;
+use crate::scenario::{Fault, RequestFacts, Scenario, ScenarioSet, Sessions, Step, StepBody};
 use crate::token::{REDEMPTION_CONTEXT_LEN, TokenChallenge};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
@@ -26,7 +26,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const CHALLENGE_PATH: &str = "/api/privacy/v1/relays/challenge";
 
 /// The response type every handler produces.
-pub type HttpResponse = Response<Full<Bytes>>;
+pub type HttpResponse = Response<Bytes>;
+
+/// What the connection layer must do with a request: wait, then send the
+/// response or fail the connection as a scenario scripted.
+#[derive(Debug)]
+pub struct Answer {
+    /// The response (for `Fault::Truncated`, the one to cut short).
+    pub response: HttpResponse,
+    /// Wait this long first.
+    pub delay: Option<std::time::Duration>,
+    /// Fail the connection instead of (or while) answering.
+    pub fault: Option<Fault>,
+}
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -36,7 +48,15 @@ static ENVIRONMENT_ID: HeaderName = HeaderName::from_static("persona-environment
 static ORGANIZATION_ID: HeaderName = HeaderName::from_static("persona-organization-id");
 static KEY_INFLECTION: HeaderName = HeaderName::from_static("key-inflection");
 static PERSONA_VERSION: HeaderName = HeaderName::from_static("persona-version");
+static SCENARIO_HEADER: HeaderName = HeaderName::from_static("persona-mock-scenario");
+static SESSION_HEADER: HeaderName = HeaderName::from_static("persona-mock-session");
 static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// The session of requests that name none and send no API key.
+pub const DEFAULT_SESSION: &str = "default";
+/// The path prefix that selects a session (and optionally a scenario) for
+/// clients that cannot send headers: `/__mock/sessions/{id}[/scenario/{name}]/api/…`.
+pub const SESSION_PREFIX: &str = "/__mock/sessions/";
 
 /// A request body as the connection layer read it.
 #[derive(Clone, Debug)]
@@ -54,6 +74,15 @@ pub enum RequestBody {
 pub enum StartError {
     /// Key files that could not be loaded.
     KeyFiles(Vec<KeyFileError>),
+    /// Scenario files with errors.
+    Scenarios(ConfigErrors),
+    /// The default scenario does not exist.
+    UnknownScenario {
+        /// The name asked for.
+        name: String,
+        /// The scenarios there are.
+        available: String,
+    },
     /// The listening socket could not be set up.
     Bind {
         /// The address asked for, as `host:port`.
@@ -75,6 +104,11 @@ impl std::fmt::Display for StartError {
                 }
                 Ok(())
             }
+            StartError::Scenarios(errors) => write!(f, "{errors}"),
+            StartError::UnknownScenario { name, available } => write!(
+                f,
+                "unknown scenario {name:?}: give the name of a scenario ({available}) or the path of a .toml file"
+            ),
             StartError::Bind { address, source }
                 if source.kind() == std::io::ErrorKind::AddrInUse =>
             {
@@ -120,7 +154,9 @@ pub struct App {
     allow_unknown_fields: bool,
     /// Valid API keys.
     auth: Authenticator,
-    /// Counts requests per API key.
+    /// The default rate-limit window.
+    rate_limit_window: std::time::Duration,
+    /// Counts requests per session (and per session and scenario).
     limiter: RateLimiter,
     /// Headers of sandbox-key responses.
     sandbox: EnvironmentHeaders,
@@ -130,10 +166,26 @@ pub struct App {
     response_keys: [[String; 3]; 3],
     /// Largest body accepted.
     max_body_bytes: usize,
+    /// Every scenario, by name.
+    scenarios: ScenarioSet,
+    /// The scenario of requests that do not name one.
+    default_scenario: Option<Arc<Scenario>>,
+    /// Each session's progress through scenarios.
+    sessions: Sessions,
+}
+
+/// Where a request is going once a session prefix is taken off its path.
+struct Route<'a> {
+    /// The API path.
+    path: &'a str,
+    /// The session named by the path prefix.
+    session: Option<&'a str>,
+    /// The scenario named by the path prefix.
+    scenario: Option<&'a str>,
 }
 
 impl App {
-    /// Builds the state from settings, loading key files if configured.
+    /// Builds the state from settings, loading key and scenario files.
     pub fn new(settings: &Settings, clock: Arc<dyn Clock>) -> Result<App, StartError> {
         let wire = settings.wire_format();
         let source = settings.seed.map_or(KeySource::Random, KeySource::Seeded);
@@ -144,6 +196,7 @@ impl App {
                 tracing::warn!(path = %path.display(), "key file for a claim type that is not configured; ignored");
             }
         }
+        let (scenarios, default_scenario) = load_scenarios(settings)?;
         let environment_headers = |env: &crate::config::EnvironmentIds| EnvironmentHeaders {
             environment_id: HeaderValue::from_str(&env.environment_id).expect("validated id"),
             organization_id: HeaderValue::from_str(&env.organization_id).expect("validated id"),
@@ -167,11 +220,15 @@ impl App {
                 keys: settings.api_keys.clone(),
                 default_limit: settings.rate_limit,
             },
-            limiter: RateLimiter::new(settings.rate_limit_window, clock),
+            rate_limit_window: settings.rate_limit_window,
+            limiter: RateLimiter::new(clock),
             sandbox: environment_headers(&settings.sandbox),
             production: environment_headers(&settings.production),
             response_keys,
             max_body_bytes: settings.max_body_bytes,
+            scenarios,
+            default_scenario,
+            sessions: Sessions::default(),
         })
     }
 
@@ -190,9 +247,27 @@ impl App {
         self.max_body_bytes
     }
 
+    /// Every scenario available.
+    pub fn scenarios(&self) -> &ScenarioSet {
+        &self.scenarios
+    }
+
     /// Answers one request. Never panics: a bug becomes a Persona-shaped 500.
-    pub fn respond(&self, parts: &Parts, body: RequestBody) -> HttpResponse {
-        self.guarded(parts, |extra| self.dispatch(parts, body, extra))
+    pub fn respond(&self, parts: &Parts, body: RequestBody) -> Answer {
+        let mut script = Script::default();
+        let response = self.guarded(parts, |extra| {
+            self.dispatch(parts, body, extra, &mut script)
+        });
+        let mut response = response;
+        let headers = response.headers_mut();
+        for (name, value) in script.headers {
+            headers.insert(name, value);
+        }
+        Answer {
+            response,
+            delay: script.delay,
+            fault: script.fault,
+        }
     }
 
     /// Runs a handler, turning its error or panic into Persona's envelope and
@@ -228,14 +303,17 @@ impl App {
         parts: &Parts,
         body: RequestBody,
         extra: &mut HeaderMap,
+        script: &mut Script,
     ) -> Result<HttpResponse, ApiError> {
-        let path = parts.uri.path();
+        let route = parse_route(parts.uri.path())?;
+        let path = route.path;
         if path != CHALLENGE_PATH && path.strip_suffix('/') != Some(CHALLENGE_PATH) {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "No route matches {} {path}. persona-mock serves POST {CHALLENGE_PATH}.",
-                    parts.method
+                    "No route matches {} {}. persona-mock serves POST {CHALLENGE_PATH}.",
+                    parts.method,
+                    parts.uri.path()
                 ),
             ));
         }
@@ -246,7 +324,25 @@ impl App {
                 format!("{CHALLENGE_PATH} only allows POST (got {}).", parts.method),
             ));
         }
-        self.authorize(&parts.headers, extra)?;
+        let session = session_id(&parts.headers, &route)?;
+        let scenario = self.scenario_for(&parts.headers, &route)?;
+        if let Some(scenario) = &scenario {
+            let facts = Facts::new(&parts.headers, &body, scenario);
+            if let Some(pick) = self.sessions.advance(&session, scenario, &facts) {
+                let step = &scenario.steps[pick.step];
+                script.delay = step.delay;
+                script.fault = step.fault;
+                script.headers = step
+                    .headers_for(pick.repetition)
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect();
+                if !step.is_real() {
+                    return Ok(self.scripted(step, &script.headers));
+                }
+            }
+        }
+        let scenario_limit = scenario.as_ref().and_then(|s| s.rate_limit.map(|l| (s, l)));
+        self.authorize(&parts.headers, extra, &session, scenario_limit)?;
         let inflection = check_conventions(&parts.headers)?;
         check_content_type(&parts.headers)?;
         let body = match body {
@@ -270,13 +366,92 @@ impl App {
         self.challenge(&request, inflection)
     }
 
+    /// The scenario a request runs under: the `Persona-Mock-Scenario`
+    /// header's, else the path prefix's, else the default.
+    fn scenario_for(
+        &self,
+        headers: &HeaderMap,
+        route: &Route<'_>,
+    ) -> Result<Option<Arc<Scenario>>, ApiError> {
+        let (name, from) = match (headers.get(&SCENARIO_HEADER), route.scenario) {
+            (Some(value), _) => (
+                String::from_utf8_lossy(value.as_bytes()).trim().to_string(),
+                "the Persona-Mock-Scenario header",
+            ),
+            (None, Some(name)) => (name.to_string(), "the request path"),
+            (None, None) => return Ok(self.default_scenario.clone()),
+        };
+        match self.scenarios.get(&name) {
+            Some(scenario) => Ok(Some(scenario.clone())),
+            None => Err(ApiError::bad_request(format!(
+                "Unknown scenario {:?} named by {from}. Available scenarios: {}.",
+                truncate(&name),
+                self.scenarios.names()
+            ))),
+        }
+    }
+
+    /// The response a non-real step scripts.
+    fn scripted(&self, step: &Step, headers: &[(HeaderName, HeaderValue)]) -> HttpResponse {
+        let status = step.status;
+        match &step.body {
+            StepBody::Verbatim { body, content_type } => {
+                let mut response = Response::new(Bytes::from(body.clone()));
+                *response.status_mut() = status;
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, content_type.clone());
+                response
+            }
+            StepBody::Standard { .. }
+                if !(status.is_client_error() || status.is_server_error()) =>
+            {
+                let mut response = Response::new(Bytes::new());
+                *response.status_mut() = status;
+                response
+            }
+            StepBody::Standard {
+                title,
+                details,
+                pointer,
+            } => {
+                let details = details.clone().unwrap_or_else(|| {
+                    let limit = headers
+                        .iter()
+                        .find(|(name, _)| *name == RATELIMIT_LIMIT)
+                        .and_then(|(_, value)| value.to_str().ok()?.parse().ok());
+                    default_details(
+                        status,
+                        limit.unwrap_or(self.auth.default_limit),
+                        self.rate_limit_window,
+                    )
+                });
+                let error = ApiError {
+                    status,
+                    title: title
+                        .clone()
+                        .map_or_else(|| persona_title(status), Cow::Owned),
+                    details,
+                    pointer: pointer.clone().map(Cow::Owned),
+                };
+                error_response(&error)
+            }
+        }
+    }
+
     /// Authenticates the caller if it sent `Authorization`, and counts the
-    /// request against its key's rate limit.
-    fn authorize(&self, headers: &HeaderMap, extra: &mut HeaderMap) -> Result<(), ApiError> {
+    /// request against the rate limit: the scenario's, for every request, or
+    /// else the default one, for authenticated requests.
+    fn authorize(
+        &self,
+        headers: &HeaderMap,
+        extra: &mut HeaderMap,
+        session: &str,
+        scenario_limit: Option<(&Arc<Scenario>, crate::scenario::ScenarioRateLimit)>,
+    ) -> Result<(), ApiError> {
         let header = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
         let principal = match self.auth.authenticate(header) {
-            Ok(Some(principal)) => principal,
-            Ok(None) => return Ok(()),
+            Ok(principal) => principal,
             Err(AuthError::NotBearer) => {
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -298,13 +473,29 @@ impl App {
                 });
             }
         };
-        let environment = match principal.environment {
-            crate::auth::Environment::Sandbox => &self.sandbox,
-            crate::auth::Environment::Production => &self.production,
+        if let Some(principal) = &principal {
+            let environment = match principal.environment {
+                crate::auth::Environment::Sandbox => &self.sandbox,
+                crate::auth::Environment::Production => &self.production,
+            };
+            extra.insert(ENVIRONMENT_ID.clone(), environment.environment_id.clone());
+            extra.insert(ORGANIZATION_ID.clone(), environment.organization_id.clone());
+        }
+        let (status, window) = match (scenario_limit, &principal) {
+            (Some((scenario, limit)), _) => {
+                let key = format!("{session}\0{}", scenario.name);
+                (
+                    self.limiter.check(&key, limit.limit, limit.window),
+                    limit.window,
+                )
+            }
+            (None, Some(principal)) => (
+                self.limiter
+                    .check(session, principal.limit, self.rate_limit_window),
+                self.rate_limit_window,
+            ),
+            (None, None) => return Ok(()),
         };
-        extra.insert(ENVIRONMENT_ID.clone(), environment.environment_id.clone());
-        extra.insert(ORGANIZATION_ID.clone(), environment.organization_id.clone());
-        let status = self.limiter.check(principal.api_key, principal.limit);
         extra.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(status.limit));
         extra.insert(
             RATELIMIT_REMAINING.clone(),
@@ -312,18 +503,9 @@ impl App {
         );
         extra.insert(RATELIMIT_RESET.clone(), HeaderValue::from(status.reset_s));
         if status.exceeded {
-            let window = self.limiter.window().as_secs();
-            let per = if window == 60 {
-                "min".to_string()
-            } else {
-                format!("{window} s")
-            };
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "You have hit your rate limit of {} requests / {per}.",
-                    status.limit
-                ),
+                rate_limit_details(status.limit, window),
             ));
         }
         Ok(())
@@ -476,6 +658,190 @@ struct ChallengeRequest {
     sandbox: bool,
 }
 
+/// What a scenario step adds to the response.
+#[derive(Default)]
+struct Script {
+    /// Headers that replace the response's own.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// Wait before answering.
+    delay: Option<std::time::Duration>,
+    /// Connection failure.
+    fault: Option<Fault>,
+}
+
+/// Takes a `/__mock/sessions/{id}[/scenario/{name}]` prefix off a path.
+fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
+    let Some(rest) = path.strip_prefix(SESSION_PREFIX) else {
+        return Ok(Route {
+            path,
+            session: None,
+            scenario: None,
+        });
+    };
+    let malformed = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "No route matches {path}. Session paths look like {SESSION_PREFIX}{{session}}/api/… or {SESSION_PREFIX}{{session}}/scenario/{{name}}/api/…"
+            ),
+        )
+    };
+    let (session, after) = rest.split_once('/').ok_or_else(malformed)?;
+    if session.is_empty() {
+        return Err(malformed());
+    }
+    if let Some(named) = after.strip_prefix("scenario/") {
+        let (name, _) = named.split_once('/').ok_or_else(malformed)?;
+        if name.is_empty() {
+            return Err(malformed());
+        }
+        return Ok(Route {
+            path: &named[name.len()..],
+            session: Some(session),
+            scenario: Some(name),
+        });
+    }
+    Ok(Route {
+        path: &rest[session.len()..],
+        session: Some(session),
+        scenario: None,
+    })
+}
+
+/// The session a request belongs to: the `Persona-Mock-Session` header,
+/// else the path prefix's, else the Bearer API key, else the shared default.
+fn session_id(headers: &HeaderMap, route: &Route<'_>) -> Result<String, ApiError> {
+    let valid = |id: &[u8]| {
+        !id.is_empty() && id.len() <= 128 && id.iter().all(|b| (0x21..=0x7e).contains(b))
+    };
+    if let Some(value) = headers.get(&SESSION_HEADER) {
+        if !valid(value.as_bytes()) {
+            return Err(ApiError::bad_request(
+                "Persona-Mock-Session must be 1 to 128 visible ASCII characters without spaces.",
+            ));
+        }
+        return Ok(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    if let Some(session) = route.session {
+        if !valid(session.as_bytes()) {
+            return Err(ApiError::bad_request(
+                "The session in the path must be 1 to 128 visible ASCII characters.",
+            ));
+        }
+        return Ok(session.to_string());
+    }
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, key)| scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty())
+        .map(|(_, key)| key.trim().to_string());
+    Ok(bearer.unwrap_or_else(|| DEFAULT_SESSION.to_string()))
+}
+
+/// The request as a step's `when` sees it. The body is parsed only when a
+/// step of the scenario looks at it.
+struct Facts<'a> {
+    headers: &'a HeaderMap,
+    claim_type: Option<String>,
+    sandbox: Option<bool>,
+}
+
+impl<'a> Facts<'a> {
+    fn new(headers: &'a HeaderMap, body: &RequestBody, scenario: &Scenario) -> Facts<'a> {
+        let mut facts = Facts {
+            headers,
+            claim_type: None,
+            sandbox: None,
+        };
+        let inspects_body = scenario
+            .steps
+            .iter()
+            .any(|s| s.when.claim_type.is_some() || s.when.sandbox.is_some());
+        let RequestBody::Complete(bytes) = body else {
+            return facts;
+        };
+        if !inspects_body {
+            return facts;
+        }
+        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(bytes) else {
+            return facts;
+        };
+        facts.sandbox = Some(false);
+        for (key, value) in fields {
+            match (to_kebab(&key).as_ref(), value) {
+                ("claim-type", Value::String(s)) => facts.claim_type = Some(s),
+                ("sandbox", Value::Bool(b)) => facts.sandbox = Some(b),
+                ("sandbox", _) => facts.sandbox = None,
+                _ => {}
+            }
+        }
+        facts
+    }
+}
+
+impl RequestFacts for Facts<'_> {
+    fn claim_type(&self) -> Option<&str> {
+        self.claim_type.as_deref()
+    }
+
+    fn sandbox(&self) -> Option<bool> {
+        self.sandbox
+    }
+
+    fn header(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.headers.get(name).map(HeaderValue::as_bytes)
+    }
+}
+
+/// Details of a scripted error that does not give its own, in Persona's voice.
+fn default_details(status: StatusCode, limit: u32, window: std::time::Duration) -> String {
+    match status.as_u16() {
+        400 => "The request could not be understood.".into(),
+        401 => "The API key is missing or invalid.".into(),
+        403 => "You do not have permission to access this resource.".into(),
+        404 => "The requested record was not found.".into(),
+        408 => "The request took too long.".into(),
+        409 => "The request conflicts with the current state of the record.".into(),
+        422 => "The request could not be processed.".into(),
+        429 => rate_limit_details(limit, window),
+        500 => "Something went wrong on our end. Please try again.".into(),
+        502..=504 => "The service is temporarily unavailable. Please try again later.".into(),
+        _ => status.canonical_reason().unwrap_or("Error").to_string() + ".",
+    }
+}
+
+/// Loads every scenario and resolves the default one (a name, or a file).
+fn load_scenarios(settings: &Settings) -> Result<(ScenarioSet, Option<Arc<Scenario>>), StartError> {
+    let mut files = Vec::new();
+    let default_name = match &settings.scenario {
+        Some(value) if value.ends_with(".toml") || value.contains('/') || value.contains('\\') => {
+            let path = std::path::PathBuf::from(value);
+            let name = crate::scenario::scenario_name(&path)
+                .unwrap_or_default()
+                .to_string();
+            files.push(path);
+            Some(name)
+        }
+        Some(name) => Some(name.clone()),
+        None => None,
+    };
+    let set = ScenarioSet::load(&settings.scenarios_dirs, &files).map_err(StartError::Scenarios)?;
+    let default = match default_name {
+        Some(name) => match set.get(&name) {
+            Some(scenario) => Some(scenario.clone()),
+            None => {
+                return Err(StartError::UnknownScenario {
+                    name,
+                    available: set.names(),
+                });
+            }
+        },
+        None => None,
+    };
+    Ok((set, default))
+}
+
 /// 32 bytes that depend only on the label, the seed and the counter.
 fn seeded_bytes(label: &[u8], seed: u64, n: u64) -> [u8; 32] {
     Sha256::new()
@@ -521,7 +887,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// A JSON response with Persona's content type.
 pub fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -557,7 +923,6 @@ fn truncate(text: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::clock::SystemClock;
-    use http_body_util::BodyExt;
 
     fn app() -> App {
         App::new(&Settings::default(), Arc::new(SystemClock::new())).unwrap()
@@ -573,13 +938,12 @@ mod tests {
             .0
     }
 
-    async fn body_text(response: HttpResponse) -> String {
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8(bytes.to_vec()).unwrap()
+    fn body_text(response: HttpResponse) -> String {
+        String::from_utf8(response.into_body().to_vec()).unwrap()
     }
 
-    #[tokio::test]
-    async fn a_panicking_handler_becomes_a_persona_500() {
+    #[test]
+    fn a_panicking_handler_becomes_a_persona_500() {
         let app = app();
         let response = app.guarded(&parts("POST", CHALLENGE_PATH), |extra| {
             extra.insert(ALLOW, HeaderValue::from_static("POST"));
@@ -592,24 +956,22 @@ mod tests {
             "headers of the failed handler are dropped"
         );
         assert_eq!(
-            body_text(response).await,
+            body_text(response),
             r#"{"errors":[{"title":"Internal Server Error","details":"persona-mock failed while answering this request; please report it with the request that caused it"}]}"#
         );
     }
 
-    #[tokio::test]
-    async fn requests_are_answered_without_a_socket() {
+    #[test]
+    fn requests_are_answered_without_a_socket() {
         let app = app();
-        let response = app.respond(
+        let body = br#"{"claim-type":"live_human_presence"}"#;
+        let answer = app.respond(
             &parts("POST", CHALLENGE_PATH),
-            RequestBody::Complete(Bytes::from_static(
-                br#"{"claim-type":"live_human_presence"}"#,
-            )),
+            RequestBody::Complete(Bytes::from_static(body)),
         );
-        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(answer.response.status(), StatusCode::OK);
         assert!(
-            body_text(response)
-                .await
+            body_text(answer.response)
                 .starts_with(r#"{"challenge":"AAEAE2FwaS53aXRocGVyc29uYS5jb20g"#)
         );
         let unreadable = app.respond(
@@ -617,7 +979,7 @@ mod tests {
             RequestBody::Unreadable("reset".into()),
         );
         assert_eq!(
-            body_text(unreadable).await,
+            body_text(unreadable.response),
             r#"{"errors":[{"title":"Bad Request","details":"The request body could not be read: reset"}]}"#
         );
     }

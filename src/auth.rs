@@ -134,6 +134,8 @@ pub struct RateLimitStatus {
 struct Window {
     /// When the window began (its first request).
     start: Duration,
+    /// How long it lasts.
+    length: Duration,
     /// Requests allowed in it so far.
     count: u32,
 }
@@ -141,68 +143,73 @@ struct Window {
 /// Above this many tracked keys, expired windows are dropped on insert.
 const PRUNE_ABOVE: usize = 10_000;
 
-/// A fixed-window limiter per API key: a window opens with a key's first
-/// request and lasts `window`; requests past the limit are refused until it
-/// ends.
+/// A fixed-window limiter: a window opens with a key's first request and
+/// lasts the window length given with each request; requests past the limit
+/// are refused until it ends. Keys are session ids (or a session and a
+/// scenario), so parallel tests never share a window.
 pub struct RateLimiter {
-    /// Length of a window.
-    window: Duration,
     /// Where time comes from (a manual clock in tests).
     clock: Arc<dyn Clock>,
-    /// Open windows by API key; the lock is held only to update one entry.
+    /// Open windows by key; the lock is held only to update one entry.
     windows: Mutex<HashMap<String, Window>>,
 }
 
 impl RateLimiter {
-    /// A limiter with windows of `window`.
-    pub fn new(window: Duration, clock: Arc<dyn Clock>) -> RateLimiter {
+    /// An empty limiter reading `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> RateLimiter {
         RateLimiter {
-            window,
             clock,
             windows: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Counts one request for `key` against `limit`.
-    pub fn check(&self, key: &str, limit: u32) -> RateLimitStatus {
+    /// Counts one request for `key` against `limit` requests per `window`.
+    pub fn check(&self, key: &str, limit: u32, window: Duration) -> RateLimitStatus {
         let now = self.clock.now();
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let window = match windows.get_mut(key) {
-            Some(window) => window,
+        let entry = match windows.get_mut(key) {
+            Some(entry) => entry,
             None => {
                 if windows.len() >= PRUNE_ABOVE {
-                    let length = self.window;
-                    windows.retain(|_, w| now < w.start + length);
+                    windows.retain(|_, w| now < w.start + w.length);
                 }
                 windows.entry(key.to_owned()).or_insert(Window {
                     start: now,
+                    length: window,
                     count: 0,
                 })
             }
         };
-        if now >= window.start + self.window {
-            *window = Window {
+        if now >= entry.start + entry.length {
+            *entry = Window {
                 start: now,
+                length: window,
                 count: 0,
             };
         }
-        let exceeded = window.count >= limit;
+        let exceeded = entry.count >= limit;
         if !exceeded {
-            window.count += 1;
+            entry.count += 1;
         }
-        let left = (window.start + self.window).saturating_sub(now);
+        let left = (entry.start + entry.length).saturating_sub(now);
         RateLimitStatus {
             limit,
-            remaining: limit - window.count,
+            remaining: limit.saturating_sub(entry.count),
             reset_s: left.as_nanos().div_ceil(1_000_000_000) as u64,
             exceeded,
         }
     }
+}
 
-    /// The window length.
-    pub fn window(&self) -> Duration {
-        self.window
-    }
+/// The details of Persona's 429: "You have hit your rate limit of 300 requests / min."
+pub fn rate_limit_details(limit: u32, window: Duration) -> String {
+    let seconds = window.as_secs();
+    let per = if seconds == 60 {
+        "min".to_string()
+    } else {
+        format!("{seconds} s")
+    };
+    format!("You have hit your rate limit of {limit} requests / {per}.")
 }
 
 #[cfg(test)]
@@ -292,27 +299,28 @@ mod tests {
     #[test]
     fn the_window_counts_down_refuses_and_resets() {
         let clock = ManualClock::new();
-        let limiter = RateLimiter::new(Duration::from_secs(60), Arc::new(clock.clone()));
-        let first = limiter.check("k", 2);
+        let limiter = RateLimiter::new(Arc::new(clock.clone()));
+        let minute = Duration::from_secs(60);
+        let first = limiter.check("k", 2, minute);
         assert_eq!(
             (first.remaining, first.reset_s, first.exceeded),
             (1, 60, false)
         );
         clock.advance(Duration::from_millis(10_500));
-        let second = limiter.check("k", 2);
+        let second = limiter.check("k", 2, minute);
         assert_eq!(
             (second.remaining, second.reset_s, second.exceeded),
             (0, 50, false)
         );
-        let third = limiter.check("k", 2);
+        let third = limiter.check("k", 2, minute);
         assert_eq!(
             (third.remaining, third.reset_s, third.exceeded),
             (0, 50, true)
         );
         // Other keys have their own windows.
-        assert!(!limiter.check("other", 2).exceeded);
+        assert!(!limiter.check("other", 2, minute).exceeded);
         clock.advance(Duration::from_millis(49_500));
-        let fresh = limiter.check("k", 2);
+        let fresh = limiter.check("k", 2, minute);
         assert_eq!(
             (fresh.remaining, fresh.reset_s, fresh.exceeded),
             (1, 60, false)

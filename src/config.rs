@@ -86,6 +86,11 @@ pub struct Settings {
     pub production: EnvironmentIds,
     /// A folder of PEM keys to serve instead of generated ones.
     pub key_dir: Option<PathBuf>,
+    /// The scenario of requests that name none: a scenario name, or the
+    /// path of a scenario file.
+    pub scenario: Option<String>,
+    /// Folders of scenario files, besides the built-in ones.
+    pub scenarios_dirs: Vec<PathBuf>,
 }
 
 impl Default for Settings {
@@ -115,6 +120,8 @@ impl Default for Settings {
                 organization_id,
             },
             key_dir: None,
+            scenario: None,
+            scenarios_dirs: Vec::new(),
         }
     }
 }
@@ -274,6 +281,8 @@ struct RawConfig {
     rate_limit: Option<RawRateLimit>,
     environments: Option<RawEnvironments>,
     keys: Option<RawKeys>,
+    scenario: Option<Spanned<String>>,
+    scenarios_dirs: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -492,6 +501,31 @@ impl RawConfig {
                 } else {
                     errors.at(&raw.id, format!("environment id {:?} must start with \"env_\" followed by letters, digits, '-' or '_'", raw.id.get_ref()));
                 }
+            }
+        }
+        if let Some(scenario) = self.scenario {
+            let value = scenario.get_ref();
+            if value.ends_with(".toml") || value.contains('/') {
+                s.scenario = Some(base_dir.join(value).display().to_string());
+            } else if crate::scenario::is_scenario_name(value) {
+                s.scenario = Some(value.clone());
+            } else {
+                errors.at(&scenario, format!("scenario {value:?} is neither a scenario name (lowercase letters, digits, '-', '_', '.') nor the path of a .toml file"));
+            }
+        }
+        for dir in self.scenarios_dirs.into_iter().flatten() {
+            let path = base_dir.join(dir.get_ref());
+            if path.is_dir() {
+                s.scenarios_dirs.push(path);
+            } else {
+                errors.at(
+                    &dir,
+                    format!(
+                        "scenarios-dirs entry {:?} is not a folder (resolved to {})",
+                        dir.get_ref(),
+                        path.display()
+                    ),
+                );
             }
         }
         if let Some(keys) = self.keys {

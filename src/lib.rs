@@ -16,6 +16,7 @@ pub mod hex;
 pub mod ids;
 pub mod keys;
 pub mod profile;
+pub mod scenario;
 pub mod server;
 pub mod token;
 

@@ -2,6 +2,7 @@
 //! Everything else lives in the library.
 
 use clap::{Parser, Subcommand};
+use persona_mock::app::StartError;
 use persona_mock::keys::{KeySource, write_key_set};
 use persona_mock::{MockServer, Profile, Settings};
 use std::io::Write;
@@ -32,6 +33,18 @@ struct Cli {
     /// Makes keys, redemption contexts and request ids deterministic.
     #[arg(long, env = "PERSONA_MOCK_SEED", value_name = "N", global = true)]
     seed: Option<u64>,
+    /// Scenario for requests that name none: a scenario name or a .toml file.
+    #[arg(long, env = "PERSONA_MOCK_SCENARIO", value_name = "NAME|FILE")]
+    scenario: Option<String>,
+    /// A folder of scenario files, besides the built-in ones (repeatable;
+    /// the environment variable takes a ':'-separated list).
+    #[arg(
+        long = "scenarios-dir",
+        env = "PERSONA_MOCK_SCENARIOS_DIR",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
+    scenarios_dirs: Vec<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -76,6 +89,10 @@ fn main() -> ExitCode {
     if let Some(seed) = cli.seed {
         settings.seed = Some(seed);
     }
+    if let Some(scenario) = cli.scenario {
+        settings.scenario = Some(scenario);
+    }
+    settings.scenarios_dirs.extend(cli.scenarios_dirs);
     match cli.command {
         Some(Command::Keygen { out, force }) => keygen(&settings, &out, force),
         None => serve(settings, cli.host, cli.port),
@@ -108,6 +125,7 @@ fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let stop = shutdown_signal();
         let bound = match MockServer::builder()
             .settings(settings)
             .host(host)
@@ -116,9 +134,18 @@ fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
             .await
         {
             Ok(bound) => bound,
-            Err(error @ persona_mock::app::StartError::KeyFiles(_)) => {
+            Err(error @ StartError::KeyFiles(_)) => {
                 eprintln!("{error}");
                 eprintln!("persona-mock: the key files have errors; nothing was started");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            Err(error @ StartError::Scenarios(_)) => {
+                eprintln!("{error}");
+                eprintln!("persona-mock: the scenario files have errors; nothing was started");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            Err(error @ StartError::UnknownScenario { .. }) => {
+                eprintln!("persona-mock: {error}");
                 return ExitCode::from(EXIT_CONFIG);
             }
             Err(error) => {
@@ -130,33 +157,39 @@ fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
         let _ = writeln!(stdout, "persona-mock listening on {}", bound.url());
         let _ = stdout.flush();
         drop(stdout);
-        bound.serve(shutdown_signal()).await;
+        bound.serve(stop).await;
         ExitCode::SUCCESS
     })
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGINT and SIGTERM from now on; the future completes on
+/// either. Listening starts before the socket is bound, so a signal sent
+/// right after the ready line is never missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    tracing::warn!("cannot listen for SIGTERM; only Ctrl-C stops the server");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -2,25 +2,28 @@
 //! bodies within the limit, graceful shutdown, and the in-process handle
 //! Rust tests use.
 
-use crate::app::{App, HttpResponse, RequestBody, StartError};
+use crate::app::{Answer, App, RequestBody, StartError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::profile::Profile;
+use crate::scenario::Fault;
+use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::Request;
-use hyper::body::Incoming;
-use hyper::header::CONTENT_LENGTH;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{CONTENT_LENGTH, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// How long in-flight requests may take to finish after shutdown starts.
@@ -164,8 +167,10 @@ impl BoundServer {
         // Generated keys are made on first use; make them all now, off the
         // request path, so first requests rarely wait.
         let warm = app.clone();
-        tokio::task::spawn_blocking(move || warm.keys().warm());
+        std::thread::spawn(move || warm.keys().warm());
         let graceful = GracefulShutdown::new();
+        // Tells requests that hang on purpose to give up when shutdown starts.
+        let (stopping, stop_signal) = watch::channel(false);
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
@@ -173,7 +178,10 @@ impl BoundServer {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let app = app.clone();
-                        let service = service_fn(move |request| answer(app.clone(), request));
+                        let stop_signal = stop_signal.clone();
+                        let service = service_fn(move |request| {
+                            answer(app.clone(), request, stop_signal.clone())
+                        });
                         let connection = http1::Builder::new()
                             .timer(TokioTimer::new())
                             .serve_connection(TokioIo::new(stream), service);
@@ -194,6 +202,7 @@ impl BoundServer {
             }
         }
         drop(listener);
+        let _ = stopping.send(true);
         tokio::select! {
             _ = graceful.shutdown() => {}
             _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
@@ -203,9 +212,27 @@ impl BoundServer {
     }
 }
 
-/// Reads the body within the limit and lets the app answer. Never fails:
-/// an `Err` here would drop the connection without a response.
-async fn answer(app: Arc<App>, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+/// The error that makes hyper close a connection without (the rest of) a
+/// response, as a scenario's fault asks.
+#[derive(Debug)]
+struct ScriptedFault(&'static str);
+
+impl std::fmt::Display for ScriptedFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "scenario fault: {}", self.0)
+    }
+}
+
+impl std::error::Error for ScriptedFault {}
+
+/// Reads the body within the limit, lets the app answer, then carries out a
+/// scripted delay or fault. Only a fault returns `Err` (hyper then closes
+/// the connection); every other failure is a response.
+async fn answer(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    mut stop_signal: watch::Receiver<bool>,
+) -> Result<Response<MockBody>, ScriptedFault> {
     let (parts, body) = request.into_parts();
     let limit = app.max_body_bytes();
     let declared = parts
@@ -222,8 +249,99 @@ async fn answer(app: Arc<App>, request: Request<Incoming>) -> Result<HttpRespons
             Err(error) => RequestBody::Unreadable(error.to_string()),
         }
     };
-    Ok(app.respond(&parts, body))
+    let Answer {
+        response,
+        delay,
+        fault,
+    } = app.respond(&parts, body);
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    match fault {
+        None => Ok(response.map(MockBody::Complete)),
+        Some(Fault::Reset) => Err(ScriptedFault("reset")),
+        Some(Fault::Hang) => {
+            let _ = stop_signal.wait_for(|stopping| *stopping).await;
+            Err(ScriptedFault("hang ended by shutdown"))
+        }
+        Some(Fault::Truncated) => {
+            let (mut parts, body) = response.into_parts();
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+            let half = body.slice(..body.len() / 2);
+            let truncated = MockBody::Truncated {
+                part: Some(half),
+                // A pause before the error lets hyper flush what it has.
+                pause: Box::pin(tokio::time::sleep(TRUNCATION_PAUSE)),
+            };
+            Ok(Response::from_parts(parts, truncated))
+        }
+    }
 }
+
+/// How long a truncated response waits between its part and the failure.
+const TRUNCATION_PAUSE: Duration = Duration::from_millis(20);
+
+/// A response body: all of it, or (for the `truncated` fault) a part
+/// followed by an error, which makes hyper close the connection early.
+#[derive(Debug)]
+pub enum MockBody {
+    /// The whole body, taken when sent.
+    Complete(Bytes),
+    /// Part of a body, then a pause (so the part is flushed), then an error.
+    Truncated {
+        /// The part to send, taken when sent.
+        part: Option<Bytes>,
+        /// Runs out when the error is due.
+        pause: Pin<Box<tokio::time::Sleep>>,
+    },
+}
+
+impl Body for MockBody {
+    type Data = Bytes;
+    type Error = ScriptedFaultError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            MockBody::Complete(bytes) if bytes.is_empty() => Poll::Ready(None),
+            MockBody::Complete(bytes) => Poll::Ready(Some(Ok(Frame::data(std::mem::take(bytes))))),
+            MockBody::Truncated { part, pause } => match part.take() {
+                Some(bytes) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                None => pause
+                    .as_mut()
+                    .poll(cx)
+                    .map(|()| Some(Err(ScriptedFaultError))),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, MockBody::Complete(bytes) if bytes.is_empty())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            MockBody::Complete(bytes) => SizeHint::with_exact(bytes.len() as u64),
+            MockBody::Truncated { .. } => SizeHint::default(),
+        }
+    }
+}
+
+/// The error a truncated body ends with.
+#[derive(Debug)]
+pub struct ScriptedFaultError;
+
+impl std::fmt::Display for ScriptedFaultError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("response truncated by a scenario")
+    }
+}
+
+impl std::error::Error for ScriptedFaultError {}
 
 /// A running mock server; dropping it shuts the server down.
 ///

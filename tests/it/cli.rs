@@ -237,3 +237,46 @@ fn a_taken_port_exits_1_with_a_hint() {
         "{stderr}"
     );
 }
+
+#[test]
+fn invalid_scenario_files_are_all_reported_and_exit_2() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut command = binary();
+    command
+        .current_dir(root)
+        .args(["--port", "0", "--scenarios-dir", "tests/scenarios-invalid"]);
+    let (code, stdout, stderr) = run_to_end(&mut command);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    let mut expected: Vec<std::path::PathBuf> =
+        std::fs::read_dir(format!("{root}/tests/scenarios-invalid"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "expected"))
+            .collect();
+    expected.sort();
+    let mut all: String = expected
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    all.push_str("persona-mock: the scenario files have errors; nothing was started\n");
+    assert_eq!(stderr, all);
+}
+
+#[test]
+fn an_unknown_default_scenario_exits_2_listing_the_scenarios() {
+    let (code, _, stderr) = run_to_end(binary().args(["--port", "0", "--scenario", "nope"]));
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("persona-mock: unknown scenario \"nope\": give the name of a scenario (conflict, dropped-connection,"), "{stderr}");
+}
+
+#[test]
+fn the_scenario_flag_sets_the_default_scenario() {
+    let (mut child, address) =
+        start(binary().args(["--port", "0", "--scenario", "throttled-then-ok"]));
+    let body = r#"{"claim-type":"age_over18_verified"}"#;
+    assert_eq!(post_challenge(&address, body).status, 429);
+    assert_eq!(post_challenge(&address, body).status, 429);
+    assert_eq!(post_challenge(&address, body).status, 200);
+    assert_eq!(terminate(&mut child), 0);
+}

@@ -6,4 +6,6 @@ mod challenge;
 mod cli;
 mod conventions;
 mod readme;
+mod scenario_files;
+mod scenarios;
 mod vectors;
