@@ -710,7 +710,7 @@ fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
 
 /// The session a request belongs to: the `Persona-Mock-Session` header,
 /// else the path prefix's, else the Bearer API key, else the shared default.
-fn session_id(headers: &HeaderMap, route: &Route<'_>) -> Result<String, ApiError> {
+fn session_id<'a>(headers: &'a HeaderMap, route: &Route<'a>) -> Result<Cow<'a, str>, ApiError> {
     let valid = |id: &[u8]| {
         !id.is_empty() && id.len() <= 128 && id.iter().all(|b| (0x21..=0x7e).contains(b))
     };
@@ -720,7 +720,7 @@ fn session_id(headers: &HeaderMap, route: &Route<'_>) -> Result<String, ApiError
                 "Persona-Mock-Session must be 1 to 128 visible ASCII characters without spaces.",
             ));
         }
-        return Ok(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        return Ok(String::from_utf8_lossy(value.as_bytes()));
     }
     if let Some(session) = route.session {
         if !valid(session.as_bytes()) {
@@ -728,15 +728,15 @@ fn session_id(headers: &HeaderMap, route: &Route<'_>) -> Result<String, ApiError
                 "The session in the path must be 1 to 128 visible ASCII characters.",
             ));
         }
-        return Ok(session.to_string());
+        return Ok(Cow::Borrowed(session));
     }
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().split_once(' '))
         .filter(|(scheme, key)| scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty())
-        .map(|(_, key)| key.trim().to_string());
-    Ok(bearer.unwrap_or_else(|| DEFAULT_SESSION.to_string()))
+        .map(|(_, key)| key.trim());
+    Ok(Cow::Borrowed(bearer.unwrap_or(DEFAULT_SESSION)))
 }
 
 /// The request as a step's `when` sees it. The body is parsed only when a

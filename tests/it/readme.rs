@@ -42,3 +42,31 @@ async fn the_readme_curl_output_is_what_seed_7_serves() {
         .await;
     assert_eq!(reply.text(), expected.trim_end());
 }
+
+#[test]
+fn the_readme_lists_every_shipped_scenario() {
+    let text = readme();
+    let section = &text[text.find("### Shipped scenarios").unwrap()
+        ..text.find("### Choosing a scenario").unwrap()];
+    let set = persona_mock::scenario::ScenarioSet::load(&[], &[]).unwrap();
+    let listed = section.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(listed, set.iter().count());
+    for scenario in set.iter() {
+        assert!(
+            section.contains(&format!("| `{}` |", scenario.name)),
+            "{} is not in the README",
+            scenario.name
+        );
+    }
+}
+
+#[test]
+fn the_readme_scenario_example_is_the_shipped_file() {
+    let example = block_after(&readme(), "## Scenarios", "toml");
+    let shipped = std::fs::read_to_string(format!(
+        "{}/scenarios/throttled-then-ok.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert_eq!(example, shipped);
+}
