@@ -280,3 +280,36 @@ fn the_scenario_flag_sets_the_default_scenario() {
     assert_eq!(post_challenge(&address, body).status, 200);
     assert_eq!(terminate(&mut child), 0);
 }
+
+#[test]
+fn sigterm_ends_a_hanging_request_and_exits_0() {
+    let (mut child, address) = start(binary().args(["--port", "0", "--scenario", "hang"]));
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let body = r#"{"claim-type":"age_over18_verified"}"#;
+    write!(
+        stream,
+        "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let mut buffer = [0u8; 64];
+    assert!(stream.read(&mut buffer).is_err(), "the request hangs");
+    let started = std::time::Instant::now();
+    assert_eq!(terminate(&mut child), 0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(
+        stream.read(&mut buffer).unwrap(),
+        0,
+        "the connection is closed without a response"
+    );
+}
