@@ -675,4 +675,28 @@ mod tests {
         assert_eq!(s.wire_format().token_key, TokenKeyEncoding::Rfc9578);
         assert_eq!(s.wire_format().padding, Padding::Unpadded);
     }
+
+    #[test]
+    fn scenario_settings_resolve_relative_to_the_file() {
+        let dir = std::env::temp_dir().join(format!("persona-mock-config-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("more")).unwrap();
+        let path = dir.join("mock.toml");
+        let text = "scenario = \"more/x.toml\"\nscenarios-dirs = [\"more\"]\n";
+        let s = Settings::from_toml(text, &path).unwrap();
+        assert_eq!(
+            s.scenario,
+            Some(dir.join("more/x.toml").display().to_string())
+        );
+        assert_eq!(s.scenarios_dirs, [dir.join("more")]);
+        let named = Settings::from_toml("scenario = \"slow\"\n", &path).unwrap();
+        assert_eq!(named.scenario.as_deref(), Some("slow"));
+        let error = Settings::from_toml("scenarios-dirs = [\"missing\"]\n", &path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("mock.toml:1:19: scenarios-dirs entry \"missing\" is not a folder"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
