@@ -168,11 +168,7 @@ impl Settings {
     /// Parses config text over the defaults; `path` names it in errors and
     /// anchors relative paths.
     pub fn from_toml(text: &str, path: &Path) -> Result<Settings, ConfigErrors> {
-        let mut errors = Errors {
-            path,
-            text,
-            list: Vec::new(),
-        };
+        let mut errors = FileErrors::new(path, text);
         let raw: RawConfig = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
@@ -243,15 +239,27 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// Collects errors for one file.
-struct Errors<'a> {
-    path: &'a Path,
-    text: &'a str,
-    list: Vec<ConfigError>,
+/// Collects the errors of one file, placing each by its byte span.
+pub(crate) struct FileErrors<'a> {
+    /// The file, as errors name it.
+    pub path: &'a Path,
+    /// Its text, to turn spans into lines and columns.
+    pub text: &'a str,
+    /// The errors so far.
+    pub list: Vec<ConfigError>,
 }
 
-impl Errors<'_> {
-    fn push(&mut self, span: Option<Range<usize>>, message: String) {
+impl<'a> FileErrors<'a> {
+    pub fn new(path: &'a Path, text: &'a str) -> FileErrors<'a> {
+        FileErrors {
+            path,
+            text,
+            list: Vec::new(),
+        }
+    }
+
+    /// An error at a span, or about the whole file.
+    pub fn push(&mut self, span: Option<Range<usize>>, message: String) {
         self.list.push(ConfigError {
             path: self.path.to_path_buf(),
             position: span.map(|span| line_column(self.text, span.start)),
@@ -259,7 +267,8 @@ impl Errors<'_> {
         });
     }
 
-    fn at<T>(&mut self, value: &Spanned<T>, message: String) {
+    /// An error at a value.
+    pub fn at<T>(&mut self, value: &Spanned<T>, message: String) {
         self.push(Some(value.span()), message);
     }
 }
@@ -377,7 +386,7 @@ fn is_id(id: &str, prefix: &str) -> bool {
 }
 
 impl RawConfig {
-    fn validate(self, errors: &mut Errors<'_>, base_dir: &Path) -> Settings {
+    fn validate(self, errors: &mut FileErrors<'_>, base_dir: &Path) -> Settings {
         let mut s = Settings::default();
         if let Some(profile) = self.profile {
             s.profile = profile;
@@ -540,8 +549,8 @@ impl RawConfig {
     }
 }
 
-fn validate_claim_types(raw: RawClaimTypes, s: &mut Settings, errors: &mut Errors<'_>) {
-    let valid = |names: Vec<Spanned<String>>, errors: &mut Errors<'_>| -> Vec<String> {
+fn validate_claim_types(raw: RawClaimTypes, s: &mut Settings, errors: &mut FileErrors<'_>) {
+    let valid = |names: Vec<Spanned<String>>, errors: &mut FileErrors<'_>| -> Vec<String> {
         let mut out = Vec::new();
         for name in names {
             if is_claim_type(name.get_ref()) {

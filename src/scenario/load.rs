@@ -2,7 +2,7 @@
 //! is reported as `path:line:column: what is wrong and what is allowed`.
 
 use super::{Fault, Scenario, ScenarioRateLimit, Step, StepBody, Then, Times, When};
-use crate::config::{ConfigError, ConfigErrors, line_column};
+use crate::config::{ConfigError, ConfigErrors, FileErrors};
 use hyper::StatusCode;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use std::collections::BTreeMap;
@@ -148,12 +148,10 @@ pub fn parse_scenario(
     origin: &str,
 ) -> Result<Scenario, Vec<ConfigError>> {
     let mut check = Checker {
-        path,
-        text,
-        errors: Vec::new(),
+        errors: FileErrors::new(path, text),
     };
     if !is_scenario_name(name) {
-        check.errors.push(file_error(
+        check.errors.list.push(file_error(
             path,
             format!("{name:?} cannot be a scenario name: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit (rename the file)"),
         ));
@@ -163,8 +161,8 @@ pub fn parse_scenario(
         for error in syntax {
             check.at(error.span(), error.message().trim_end().to_string());
         }
-        check.errors.sort_by_key(|e| e.position);
-        return Err(check.errors);
+        check.errors.list.sort_by_key(|e| e.position);
+        return Err(check.errors.list);
     }
     let mut scenario = Scenario {
         name: name.to_string(),
@@ -220,17 +218,17 @@ pub fn parse_scenario(
             ),
         }
     }
-    if scenario.steps.is_empty() && scenario.rate_limit.is_none() && check.errors.is_empty() {
-        check.errors.push(file_error(
+    if scenario.steps.is_empty() && scenario.rate_limit.is_none() && check.errors.list.is_empty() {
+        check.errors.list.push(file_error(
             path,
             "a scenario needs at least one [[step]] or a [rate-limit] table".into(),
         ));
     }
-    if check.errors.is_empty() {
+    if check.errors.list.is_empty() {
         Ok(scenario)
     } else {
-        check.errors.sort_by_key(|e| e.position);
-        Err(check.errors)
+        check.errors.list.sort_by_key(|e| e.position);
+        Err(check.errors.list)
     }
 }
 
@@ -238,9 +236,7 @@ type Value<'i> = Spanned<DeValue<'i>>;
 
 /// Validates values, collecting errors with their positions.
 struct Checker<'a> {
-    path: &'a Path,
-    text: &'a str,
-    errors: Vec<ConfigError>,
+    errors: FileErrors<'a>,
 }
 
 const STEP_KEYS: &str =
@@ -248,15 +244,11 @@ const STEP_KEYS: &str =
 
 impl Checker<'_> {
     fn at(&mut self, span: Option<Range<usize>>, message: String) {
-        self.errors.push(ConfigError {
-            path: self.path.to_path_buf(),
-            position: span.map(|s| line_column(self.text, s.start)),
-            message,
-        });
+        self.errors.push(span, message);
     }
 
     fn at_value(&mut self, value: &Value<'_>, message: String) {
-        self.at(Some(value.span()), message);
+        self.errors.at(value, message);
     }
 
     fn string<'v>(&mut self, value: &'v Value<'_>, key: &str) -> Option<&'v str> {
@@ -358,7 +350,7 @@ impl Checker<'_> {
 
     fn step(&mut self, value: &Value<'_>, number: usize) -> Option<Step> {
         let table = self.table(value, &format!("step {number}"))?;
-        let errors_before = self.errors.len();
+        let errors_before = self.errors.list.len();
         let mut status = None;
         let mut times = Times::Count(1);
         let (mut title, mut details, mut pointer) = (None, None, None);
@@ -506,7 +498,7 @@ impl Checker<'_> {
         if let (Some((_, value)), true) = (&body, bodiless) {
             self.at_value(value, format!("status {} has no body", status.as_u16()));
         }
-        if self.errors.len() > errors_before {
+        if self.errors.list.len() > errors_before {
             return None;
         }
         let body = match body {
