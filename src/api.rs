@@ -46,11 +46,13 @@ pub struct ApiError {
     pub details: String,
     /// `errors[0].source.pointer`, for 422s about one field.
     pub pointer: Option<Cow<'static, str>>,
+    /// Details of further errors with the same title (`errors[1..]`).
+    pub more: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct Envelope<'a> {
-    errors: [ErrorObject<'a>; 1],
+    errors: Vec<ErrorObject<'a>>,
 }
 
 #[derive(Serialize)]
@@ -74,6 +76,7 @@ impl ApiError {
             title: persona_title(status),
             details: details.into(),
             pointer: None,
+            more: Vec::new(),
         }
     }
 
@@ -92,16 +95,36 @@ impl ApiError {
 
     /// The JSON body: `{"errors":[{"title":…,"details":…}]}`.
     pub fn body(&self) -> Vec<u8> {
+        let first = ErrorObject {
+            title: &self.title,
+            details: &self.details,
+            source: self.pointer.as_deref().map(|pointer| Source { pointer }),
+        };
+        let rest = self.more.iter().map(|details| ErrorObject {
+            title: &self.title,
+            details,
+            source: None,
+        });
         let envelope = Envelope {
-            errors: [ErrorObject {
-                title: &self.title,
-                details: &self.details,
-                source: self.pointer.as_deref().map(|pointer| Source { pointer }),
-            }],
+            errors: std::iter::once(first).chain(rest).collect(),
         };
         serde_json::to_vec(&envelope).expect("error envelopes always serialize")
     }
 }
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.title,
+            self.details
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// The key style of response bodies, chosen with `Key-Inflection`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,9 +7,12 @@ use crate::auth::{AuthError, Authenticator, RateLimiter, rate_limit_details};
 use crate::clock::Clock;
 use crate::config::{ConfigErrors, RedemptionContext, Settings};
 use crate::ids;
+use crate::journal::{AnsweredBy, Journal, JournalEntry, JournalLimits, now_rfc3339};
 use crate::keys::{KeyFileError, KeyRing, KeySource, Namespace};
 use crate::profile::WireFormat;
-use crate::scenario::{Fault, RequestFacts, Scenario, ScenarioSet, Sessions, Step, StepBody};
+use crate::scenario::{
+    Fault, RequestFacts, Scenario, ScenarioSet, ScenarioStore, Sessions, Step, StepBody, StoreError,
+};
 use crate::token::{REDEMPTION_CONTEXT_LEN, TokenChallenge};
 use bytes::Bytes;
 use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -19,8 +22,8 @@ use rand::Rng;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The path of the challenge endpoint.
 pub const CHALLENGE_PATH: &str = "/api/privacy/v1/relays/challenge";
@@ -153,11 +156,11 @@ pub struct App {
     /// Whether unknown request fields are ignored.
     allow_unknown_fields: bool,
     /// Valid API keys.
-    auth: Authenticator,
+    pub(crate) auth: Authenticator,
     /// The default rate-limit window.
     rate_limit_window: std::time::Duration,
     /// Counts requests per session (and per session and scenario).
-    limiter: RateLimiter,
+    pub(crate) limiter: RateLimiter,
     /// Headers of sandbox-key responses.
     sandbox: EnvironmentHeaders,
     /// Headers of production-key responses.
@@ -166,12 +169,65 @@ pub struct App {
     response_keys: [[String; 3]; 3],
     /// Largest body accepted.
     max_body_bytes: usize,
-    /// Every scenario, by name.
-    scenarios: ScenarioSet,
-    /// The scenario of requests that do not name one.
-    default_scenario: Option<Arc<Scenario>>,
-    /// Each session's progress through scenarios.
-    sessions: Sessions,
+    /// The scenarios in force.
+    pub(crate) scenarios: ScenarioStore,
+    /// Each session's progress through scenarios, and its bound scenario.
+    pub(crate) sessions: Sessions,
+    /// What clients sent and what they got; `None` when turned off.
+    pub(crate) journal: Option<Journal>,
+    /// Whether requests to unknown paths are collected.
+    pub(crate) strict: bool,
+    /// Requests to unknown paths (with `--strict`).
+    pub(crate) unmatched: Mutex<Unmatched>,
+    /// Who may use the control API.
+    pub(crate) control: ControlAccess,
+}
+
+/// Who may use the control API under `/__mock/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlAccess {
+    /// Anyone who can connect: the mock listens on a loopback address.
+    Loopback,
+    /// Requests with `Persona-Mock-Token` equal to this.
+    Token(String),
+    /// Nobody: the mock listens beyond loopback and no token was given.
+    Off,
+}
+
+impl ControlAccess {
+    /// The access for a server bound to `address`.
+    pub fn for_address(token: Option<&str>, address: std::net::SocketAddr) -> ControlAccess {
+        match token {
+            Some(token) => ControlAccess::Token(token.to_string()),
+            None if address.ip().is_loopback() => ControlAccess::Loopback,
+            None => ControlAccess::Off,
+        }
+    }
+}
+
+/// Requests to paths the mock does not implement, newest last.
+#[derive(Default)]
+pub struct Unmatched {
+    /// The requests kept.
+    pub list: std::collections::VecDeque<UnmatchedRequest>,
+    /// How many were dropped to stay within [`UNMATCHED_LIMIT`].
+    pub dropped: u64,
+}
+
+/// How many unmatched requests are kept.
+pub const UNMATCHED_LIMIT: usize = 1_000;
+
+/// A request to a path the mock does not implement.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UnmatchedRequest {
+    /// When it arrived (RFC 3339 UTC).
+    pub time: String,
+    /// Its session.
+    pub session: String,
+    /// The method.
+    pub method: String,
+    /// The path and query.
+    pub path: String,
 }
 
 /// Where a request is going once a session prefix is taken off its path.
@@ -196,7 +252,13 @@ impl App {
                 tracing::warn!(path = %path.display(), "key file for a claim type that is not configured; ignored");
             }
         }
-        let (scenarios, default_scenario) = load_scenarios(settings)?;
+        let scenarios = ScenarioStore::load(&settings.scenarios_dirs, settings.scenario.as_deref())
+            .map_err(|e| match e {
+                StoreError::Files(errors) => StartError::Scenarios(errors),
+                StoreError::UnknownDefault { name, available } => {
+                    StartError::UnknownScenario { name, available }
+                }
+            })?;
         let environment_headers = |env: &crate::config::EnvironmentIds| EnvironmentHeaders {
             environment_id: HeaderValue::from_str(&env.environment_id).expect("validated id"),
             organization_id: HeaderValue::from_str(&env.organization_id).expect("validated id"),
@@ -227,8 +289,14 @@ impl App {
             response_keys,
             max_body_bytes: settings.max_body_bytes,
             scenarios,
-            default_scenario,
             sessions: Sessions::default(),
+            journal: settings.journal.map(Journal::new),
+            strict: settings.strict,
+            unmatched: Mutex::new(Unmatched::default()),
+            control: ControlAccess::for_address(
+                settings.control_token.as_deref(),
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            ),
         })
     }
 
@@ -247,21 +315,107 @@ impl App {
         self.max_body_bytes
     }
 
-    /// Every scenario available.
-    pub fn scenarios(&self) -> &ScenarioSet {
-        &self.scenarios
+    /// The scenarios in force.
+    pub fn scenarios(&self) -> Arc<ScenarioSet> {
+        self.scenarios.current()
+    }
+
+    /// Sets who may use the control API, once the listening address is known.
+    pub fn set_control_access(&mut self, access: ControlAccess) {
+        self.control = access;
+    }
+
+    /// The request journal, if it is on.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// Reloads scenario files that changed; logs errors and keeps the set in
+    /// force when a changed file is invalid.
+    pub fn reload_scenarios(&self) {
+        match self.scenarios.reload_if_changed() {
+            Ok(changed) => {
+                for name in changed {
+                    tracing::info!(scenario = %name, "scenario reloaded");
+                    self.sessions.restart(&name);
+                }
+            }
+            Err(errors) => {
+                tracing::warn!(
+                    "scenario files changed but have errors; the previous scenarios stay in force:\n{errors}"
+                );
+            }
+        }
+    }
+
+    /// Whether scenario files are watched for changes.
+    pub fn watches_scenario_files(&self) -> bool {
+        self.scenarios.watches_files()
+    }
+
+    /// Resets one session (or all): scenario progress, rate-limit windows,
+    /// the journal, and (for all) the unmatched requests.
+    pub fn reset(&self, session: Option<&str>) {
+        self.sessions.reset(session);
+        self.limiter.reset(session);
+        if let Some(journal) = &self.journal {
+            journal.clear(session);
+        }
+        if session.is_none() {
+            *self.unmatched.lock().unwrap_or_else(|e| e.into_inner()) = Unmatched::default();
+        }
+    }
+
+    /// Binds a scenario to a session (`None` unbinds); the session starts it
+    /// from its first step.
+    pub fn bind_scenario(&self, session: &str, scenario: Option<&str>) -> Result<(), ApiError> {
+        if let Some(name) = scenario
+            && self.scenarios.current().get(name).is_none()
+        {
+            return Err(ApiError::unprocessable(
+                "/scenario",
+                format!(
+                    "Unknown scenario {:?}. Available scenarios: {}.",
+                    truncate(name),
+                    self.scenarios.current().names()
+                ),
+            ));
+        }
+        self.sessions.bind(session, scenario.map(str::to_string));
+        Ok(())
     }
 
     /// Answers one request. Never panics: a bug becomes a Persona-shaped 500.
     pub fn respond(&self, parts: &Parts, body: RequestBody) -> Answer {
+        if is_control_path(parts.uri.path()) {
+            let response = self.guarded(parts, |_| self.control(parts, &body));
+            return Answer {
+                response,
+                delay: None,
+                fault: None,
+            };
+        }
+        let journalled = self.journal.as_ref().map(|_| match &body {
+            RequestBody::Complete(bytes) => (bytes.clone(), false),
+            _ => (Bytes::new(), true),
+        });
         let mut script = Script::default();
-        let response = self.guarded(parts, |extra| {
+        let mut response = self.guarded(parts, |extra| {
             self.dispatch(parts, body, extra, &mut script)
         });
-        let mut response = response;
         let headers = response.headers_mut();
-        for (name, value) in script.headers {
+        for (name, value) in std::mem::take(&mut script.headers) {
             headers.insert(name, value);
+        }
+        if let (Some(journal), Some((body, cut))) = (&self.journal, journalled) {
+            journal.record(journal_entry(
+                journal.limits(),
+                parts,
+                &body,
+                cut,
+                &script,
+                &response,
+            ));
         }
         Answer {
             response,
@@ -306,8 +460,15 @@ impl App {
         script: &mut Script,
     ) -> Result<HttpResponse, ApiError> {
         let route = parse_route(parts.uri.path())?;
+        let session = session_id(&parts.headers, &route)?;
+        if self.journal.is_some() {
+            script.session = Some(session.to_string());
+        }
         let path = route.path;
         if path != CHALLENGE_PATH && path.strip_suffix('/') != Some(CHALLENGE_PATH) {
+            if self.strict {
+                self.record_unmatched(parts, &session);
+            }
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 format!(
@@ -324,11 +485,12 @@ impl App {
                 format!("{CHALLENGE_PATH} only allows POST (got {}).", parts.method),
             ));
         }
-        let session = session_id(&parts.headers, &route)?;
-        let scenario = self.scenario_for(&parts.headers, &route)?;
+        let scenario = self.scenario_for(&parts.headers, &route, &session)?;
         if let Some(scenario) = &scenario {
+            script.scenario = Some(scenario.name.clone());
             let facts = Facts::new(&parts.headers, &body, scenario);
             if let Some(pick) = self.sessions.advance(&session, scenario, &facts) {
+                script.step = Some(pick.step + 1);
                 let step = &scenario.steps[pick.step];
                 script.delay = step.delay;
                 script.fault = step.fault;
@@ -367,11 +529,13 @@ impl App {
     }
 
     /// The scenario a request runs under: the `Persona-Mock-Scenario`
-    /// header's, else the path prefix's, else the default.
+    /// header's, else the path prefix's, else the session's bound one, else
+    /// the default.
     fn scenario_for(
         &self,
         headers: &HeaderMap,
         route: &Route<'_>,
+        session: &str,
     ) -> Result<Option<Arc<Scenario>>, ApiError> {
         let (name, from) = match (headers.get(&SCENARIO_HEADER), route.scenario) {
             (Some(value), _) => (
@@ -379,16 +543,39 @@ impl App {
                 "the Persona-Mock-Scenario header",
             ),
             (None, Some(name)) => (name.to_string(), "the request path"),
-            (None, None) => return Ok(self.default_scenario.clone()),
+            (None, None) => match self.sessions.bound(session) {
+                Some(name) => (name, "the session's binding"),
+                None => return Ok(self.scenarios.default_scenario()),
+            },
         };
-        match self.scenarios.get(&name) {
+        let scenarios = self.scenarios.current();
+        match scenarios.get(&name) {
             Some(scenario) => Ok(Some(scenario.clone())),
             None => Err(ApiError::bad_request(format!(
                 "Unknown scenario {:?} named by {from}. Available scenarios: {}.",
                 truncate(&name),
-                self.scenarios.names()
+                scenarios.names()
             ))),
         }
+    }
+
+    /// Notes a request to a path the mock does not implement.
+    fn record_unmatched(&self, parts: &Parts, session: &str) {
+        let mut unmatched = self.unmatched.lock().unwrap_or_else(|e| e.into_inner());
+        if unmatched.list.len() >= UNMATCHED_LIMIT {
+            unmatched.list.pop_front();
+            unmatched.dropped += 1;
+        }
+        unmatched.list.push_back(UnmatchedRequest {
+            time: now_rfc3339(),
+            session: session.to_string(),
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string(),
+        });
     }
 
     /// The response a non-real step scripts.
@@ -433,6 +620,7 @@ impl App {
                         .map_or_else(|| persona_title(status), Cow::Owned),
                     details,
                     pointer: pointer.clone().map(Cow::Owned),
+                    more: Vec::new(),
                 };
                 error_response(&error)
             }
@@ -483,7 +671,7 @@ impl App {
         }
         let (status, window) = match (scenario_limit, &principal) {
             (Some((scenario, limit)), _) => {
-                let key = format!("{session}\0{}", scenario.name);
+                let key = crate::auth::scenario_window_key(session, &scenario.name);
                 (
                     self.limiter.check(&key, limit.limit, limit.window),
                     limit.window,
@@ -667,6 +855,76 @@ struct Script {
     delay: Option<std::time::Duration>,
     /// Connection failure.
     fault: Option<Fault>,
+    /// The session (recorded only when the journal is on).
+    session: Option<String>,
+    /// The scenario in force.
+    scenario: Option<String>,
+    /// The step that answered, from 1.
+    step: Option<usize>,
+}
+
+/// Whether a path is the control API's (under `/__mock/`, but not a
+/// session-prefixed API path).
+pub fn is_control_path(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix(SESSION_PREFIX) {
+        return !rest.contains('/');
+    }
+    path == "/__mock" || path.starts_with("/__mock/")
+}
+
+/// The journal's record of one request and its answer.
+fn journal_entry(
+    limits: JournalLimits,
+    parts: &Parts,
+    body: &[u8],
+    body_unread: bool,
+    script: &Script,
+    response: &HttpResponse,
+) -> JournalEntry {
+    let pairs = |headers: &HeaderMap| {
+        headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    };
+    let kept = body.len().min(limits.body_bytes);
+    JournalEntry {
+        seq: 0,
+        time: now_rfc3339(),
+        session: script
+            .session
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SESSION.to_string()),
+        method: parts.method.to_string(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string(),
+        headers: pairs(&parts.headers),
+        body: String::from_utf8_lossy(&body[..kept]).into_owned(),
+        body_truncated: body_unread || kept < body.len(),
+        scenario: script.scenario.clone(),
+        answered_by: match (&script.scenario, script.step) {
+            (Some(scenario), Some(step)) => AnsweredBy::Step {
+                scenario: scenario.clone(),
+                step,
+            },
+            _ => AnsweredBy::REAL,
+        },
+        status: response.status().as_u16(),
+        fault: script.fault.map(|f| match f {
+            Fault::Reset => "reset",
+            Fault::Hang => "hang",
+            Fault::Truncated => "truncated",
+        }),
+        response_headers: pairs(response.headers()),
+    }
 }
 
 /// Takes a `/__mock/sessions/{id}[/scenario/{name}]` prefix off a path.
@@ -809,37 +1067,6 @@ fn default_details(status: StatusCode, limit: u32, window: std::time::Duration) 
         502..=504 => "The service is temporarily unavailable. Please try again later.".into(),
         _ => status.canonical_reason().unwrap_or("Error").to_string() + ".",
     }
-}
-
-/// Loads every scenario and resolves the default one (a name, or a file).
-fn load_scenarios(settings: &Settings) -> Result<(ScenarioSet, Option<Arc<Scenario>>), StartError> {
-    let mut files = Vec::new();
-    let default_name = match &settings.scenario {
-        Some(value) if value.ends_with(".toml") || value.contains('/') || value.contains('\\') => {
-            let path = std::path::PathBuf::from(value);
-            let name = crate::scenario::scenario_name(&path)
-                .unwrap_or_default()
-                .to_string();
-            files.push(path);
-            Some(name)
-        }
-        Some(name) => Some(name.clone()),
-        None => None,
-    };
-    let set = ScenarioSet::load(&settings.scenarios_dirs, &files).map_err(StartError::Scenarios)?;
-    let default = match default_name {
-        Some(name) => match set.get(&name) {
-            Some(scenario) => Some(scenario.clone()),
-            None => {
-                return Err(StartError::UnknownScenario {
-                    name,
-                    available: set.names(),
-                });
-            }
-        },
-        None => None,
-    };
-    Ok((set, default))
 }
 
 /// 32 bytes that depend only on the label, the seed and the counter.

@@ -201,6 +201,41 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// The state of `key`'s window without counting a request; `None` if
+    /// no window is open.
+    pub fn peek(&self, key: &str, limit: u32) -> Option<RateLimitStatus> {
+        let now = self.clock.now();
+        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = windows.get(key).filter(|w| now < w.start + w.length)?;
+        let left = (entry.start + entry.length).saturating_sub(now);
+        Some(RateLimitStatus {
+            limit,
+            remaining: limit.saturating_sub(entry.count),
+            reset_s: left.as_nanos().div_ceil(1_000_000_000) as u64,
+            exceeded: entry.count >= limit,
+        })
+    }
+
+    /// Closes the windows of one session (its own and its scenarios'), or
+    /// all windows.
+    pub fn reset(&self, session: Option<&str>) {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        match session {
+            Some(session) => windows.retain(|key, _| {
+                key.strip_prefix(session)
+                    .is_none_or(|rest| !(rest.is_empty() || rest.starts_with('\0')))
+            }),
+            None => windows.clear(),
+        }
+    }
+}
+
+/// The key of a session's window for a scenario's own rate limit.
+pub fn scenario_window_key(session: &str, scenario: &str) -> String {
+    format!("{session}\0{scenario}")
+}
+
 /// The details of Persona's 429: "You have hit your rate limit of 300 requests / min."
 pub fn rate_limit_details(limit: u32, window: Duration) -> String {
     let seconds = window.as_secs();

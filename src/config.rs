@@ -5,6 +5,7 @@
 use crate::auth::{ApiKey, Environment};
 use crate::b64::Padding;
 use crate::ids;
+use crate::journal::JournalLimits;
 use crate::profile::{Profile, TokenKeyEncoding, WireFormat};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -91,6 +92,14 @@ pub struct Settings {
     pub scenario: Option<String>,
     /// Folders of scenario files, besides the built-in ones.
     pub scenarios_dirs: Vec<PathBuf>,
+    /// The request journal's limits; `None` turns the journal off.
+    pub journal: Option<JournalLimits>,
+    /// Whether requests to paths the mock does not implement are collected
+    /// for `GET /__mock/unmatched`.
+    pub strict: bool,
+    /// When set, the control API is served on any address but requires
+    /// `Persona-Mock-Token` with this value.
+    pub control_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -122,6 +131,9 @@ impl Default for Settings {
             key_dir: None,
             scenario: None,
             scenarios_dirs: Vec::new(),
+            journal: Some(JournalLimits::default()),
+            strict: false,
+            control_token: None,
         }
     }
 }
@@ -292,6 +304,18 @@ struct RawConfig {
     keys: Option<RawKeys>,
     scenario: Option<Spanned<String>>,
     scenarios_dirs: Option<Vec<Spanned<String>>>,
+    strict: Option<bool>,
+    control_token: Option<Spanned<String>>,
+    journal: Option<RawJournal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawJournal {
+    enabled: Option<bool>,
+    per_session: Option<Spanned<u64>>,
+    total: Option<Spanned<u64>>,
+    body_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +398,11 @@ fn is_claim_type(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Whether `token` can be sent as a header value and is not trivially short.
+pub fn is_control_token(token: &str) -> bool {
+    (8..=256).contains(&token.len()) && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// Whether `id` is `prefix` followed by letters, digits, `-` or `_`.
@@ -536,6 +565,49 @@ impl RawConfig {
                     ),
                 );
             }
+        }
+        if let Some(strict) = self.strict {
+            s.strict = strict;
+        }
+        if let Some(token) = self.control_token {
+            if is_control_token(token.get_ref()) {
+                s.control_token = Some(token.into_inner());
+            } else {
+                errors.at(
+                    &token,
+                    "control-token must be 8 to 256 visible ASCII characters without spaces".into(),
+                );
+            }
+        }
+        if let Some(journal) = self.journal {
+            let mut limits = JournalLimits::default();
+            let mut bound = |value: Option<Spanned<u64>>, slot: &mut usize, key: &str, min: u64| {
+                if let Some(value) = value {
+                    match usize::try_from(*value.get_ref()) {
+                        Ok(n) if *value.get_ref() >= min && n <= 10_000_000 => *slot = n,
+                        _ => errors.at(
+                            &value,
+                            format!(
+                                "journal.{key} must be from {min} to 10000000 (got {})",
+                                value.get_ref()
+                            ),
+                        ),
+                    }
+                }
+            };
+            bound(
+                journal.per_session,
+                &mut limits.per_session,
+                "per-session",
+                1,
+            );
+            bound(journal.total, &mut limits.total, "total", 1);
+            bound(journal.body_bytes, &mut limits.body_bytes, "body-bytes", 0);
+            s.journal = if journal.enabled == Some(false) {
+                None
+            } else {
+                Some(limits)
+            };
         }
         if let Some(keys) = self.keys {
             let dir = base_dir.join(keys.dir.get_ref());

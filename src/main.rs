@@ -45,6 +45,17 @@ struct Cli {
         value_delimiter = ':'
     )]
     scenarios_dirs: Vec<PathBuf>,
+    /// Collect requests to paths the mock does not implement, for
+    /// `GET /__mock/unmatched`.
+    #[arg(long, env = "PERSONA_MOCK_STRICT")]
+    strict: bool,
+    /// Turn the request journal off.
+    #[arg(long, env = "PERSONA_MOCK_NO_JOURNAL")]
+    no_journal: bool,
+    /// Serve the control API on any address, to requests that send
+    /// `Persona-Mock-Token: TOKEN`.
+    #[arg(long, env = "PERSONA_MOCK_CONTROL_TOKEN", value_name = "TOKEN")]
+    control_token: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -93,6 +104,21 @@ fn main() -> ExitCode {
         settings.scenario = Some(scenario);
     }
     settings.scenarios_dirs.extend(cli.scenarios_dirs);
+    if cli.strict {
+        settings.strict = true;
+    }
+    if cli.no_journal {
+        settings.journal = None;
+    }
+    if let Some(token) = cli.control_token {
+        if !persona_mock::config::is_control_token(&token) {
+            eprintln!(
+                "persona-mock: --control-token must be 8 to 256 visible ASCII characters without spaces"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        settings.control_token = Some(token);
+    }
     match cli.command {
         Some(Command::Keygen { out, force }) => keygen(&settings, &out, force),
         None => serve(settings, cli.host, cli.port),

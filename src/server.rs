@@ -2,9 +2,11 @@
 //! bodies within the limit, graceful shutdown, and the in-process handle
 //! Rust tests use.
 
-use crate::app::{Answer, App, RequestBody, StartError};
+use crate::api::ApiError;
+use crate::app::{Answer, App, ControlAccess, RequestBody, StartError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::journal::JournalEntry;
 use crate::profile::Profile;
 use crate::scenario::Fault;
 use bytes::Bytes;
@@ -28,6 +30,9 @@ use tokio::task::JoinHandle;
 
 /// How long in-flight requests may take to finish after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How often scenario files are checked for changes.
+pub const RELOAD_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Configures and starts a mock server.
 ///
@@ -106,7 +111,7 @@ impl MockServerBuilder {
     /// Builds the state and binds the socket; serving starts with
     /// [`BoundServer::serve`].
     pub async fn bind(self) -> Result<BoundServer, StartError> {
-        let app = Arc::new(App::new(&self.settings, self.clock)?);
+        let mut app = App::new(&self.settings, self.clock)?;
         let bind_error = |source| StartError::Bind {
             address: format!("{}:{}", self.host, self.port),
             source,
@@ -115,6 +120,11 @@ impl MockServerBuilder {
             .await
             .map_err(bind_error)?;
         let address = listener.local_addr().map_err(bind_error)?;
+        app.set_control_access(ControlAccess::for_address(
+            self.settings.control_token.as_deref(),
+            address,
+        ));
+        let app = Arc::new(app);
         Ok(BoundServer {
             listener,
             app,
@@ -126,12 +136,14 @@ impl MockServerBuilder {
     pub async fn start(self) -> Result<MockServer, StartError> {
         let bound = self.bind().await?;
         let address = bound.local_addr();
+        let app = bound.app.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(bound.serve(async {
             let _ = stopped.await;
         }));
         Ok(MockServer {
             address,
+            app,
             stop: Some(stop),
             task: Some(task),
         })
@@ -168,6 +180,17 @@ impl BoundServer {
         // request path, so first requests rarely wait.
         let warm = app.clone();
         std::thread::spawn(move || warm.keys().warm());
+        let reloader = app.watches_scenario_files().then(|| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(RELOAD_INTERVAL);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    app.reload_scenarios();
+                }
+            })
+        });
         let graceful = GracefulShutdown::new();
         // Tells requests that hang on purpose to give up when shutdown starts.
         let (stopping, stop_signal) = watch::channel(false);
@@ -202,6 +225,9 @@ impl BoundServer {
             }
         }
         drop(listener);
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
         let _ = stopping.send(true);
         tokio::select! {
             _ = graceful.shutdown() => {}
@@ -370,6 +396,8 @@ impl std::error::Error for ScriptedFaultError {}
 pub struct MockServer {
     /// The address actually bound.
     address: SocketAddr,
+    /// The shared state, for the methods that inspect and reset it.
+    app: Arc<App>,
     /// Tells the serving task to stop; taken on shutdown or drop.
     stop: Option<oneshot::Sender<()>>,
     /// The serving task, awaited by [`MockServer::shutdown`].
@@ -390,6 +418,74 @@ impl MockServer {
     /// The bound socket address.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The requests the mock received (of one session, or all), oldest
+    /// first, with what it answered; empty when the journal is off.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use persona_mock::MockServer;
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let server = MockServer::builder().start().await?;
+    /// let body = r#"{"claimType":"age_over21_verified"}"#;
+    /// let mut stream = tokio::net::TcpStream::connect(server.address()).await?;
+    /// stream.write_all(format!(
+    ///     "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: mock\r\n\
+    ///      Persona-Mock-Session: my-test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    ///     body.len()
+    /// ).as_bytes()).await?;
+    /// stream.read_to_end(&mut Vec::new()).await?;
+    ///
+    /// let requests = server.received_requests(Some("my-test"));
+    /// assert_eq!(requests.len(), 1);
+    /// assert_eq!(requests[0].body, body);
+    /// assert_eq!(requests[0].status, 200);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn received_requests(&self, session: Option<&str>) -> Vec<JournalEntry> {
+        self.app
+            .journal()
+            .map(|j| j.view(session).requests)
+            .unwrap_or_default()
+    }
+
+    /// Resets one session (or all): scenario progress, rate-limit windows
+    /// and journal, as `POST /__mock/reset` does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = persona_mock::MockServer::builder().start().await?;
+    /// server.reset(Some("my-test"));
+    /// server.reset(None);
+    /// assert!(server.received_requests(None).is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reset(&self, session: Option<&str>) {
+        self.app.reset(session);
+    }
+
+    /// Binds a scenario to a session (`None` unbinds), as
+    /// `PUT /__mock/sessions/{id}` does; the session starts it from its
+    /// first step. Fails for an unknown scenario.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = persona_mock::MockServer::builder().start().await?;
+    /// server.bind_scenario("my-test", Some("throttled-then-ok"))?;
+    /// assert!(server.bind_scenario("my-test", Some("no-such-scenario")).is_err());
+    /// server.bind_scenario("my-test", None)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn bind_scenario(&self, session: &str, scenario: Option<&str>) -> Result<(), ApiError> {
+        self.app.bind_scenario(session, scenario)
     }
 
     /// Stops accepting connections and waits for in-flight requests.

@@ -86,6 +86,13 @@ impl ScenarioSet {
         }
     }
 
+    /// This set with `scenario` added, replacing one of the same name.
+    pub fn with(&self, scenario: Arc<Scenario>) -> ScenarioSet {
+        let mut scenarios = self.scenarios.clone();
+        scenarios.insert(scenario.name.clone(), scenario);
+        ScenarioSet { scenarios }
+    }
+
     /// The scenario called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<Scenario>> {
         self.scenarios.get(name)

@@ -6,16 +6,18 @@
 
 mod load;
 mod sessions;
+mod store;
 
 pub use load::{ScenarioSet, is_scenario_name, parse_scenario, scenario_name};
 pub use sessions::Sessions;
+pub use store::{ScenarioStore, StoreError};
 
 use hyper::StatusCode;
 use hyper::header::{HeaderName, HeaderValue};
 use std::time::Duration;
 
 /// One scenario file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scenario {
     /// The file stem; what headers, flags and paths name it by.
     pub name: String,
@@ -91,7 +93,7 @@ pub struct When {
 }
 
 /// One scripted answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// The response status.
     pub status: StatusCode,
@@ -192,6 +194,10 @@ impl Cursor {
     pub fn advance(&mut self, scenario: &Scenario, request: &dyn RequestFacts) -> Option<Pick> {
         if scenario.steps.is_empty() || (self.finished && scenario.then == Then::Real) {
             return None;
+        }
+        if self.step >= scenario.steps.len() {
+            // The scenario was replaced by a shorter one: start over.
+            *self = Cursor::default();
         }
         let step = &scenario.steps[self.step];
         if !step.when.matches(request) {

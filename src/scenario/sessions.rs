@@ -1,16 +1,30 @@
-//! Per-session scenario progress. A session is what isolates one test from
-//! another: each has its own cursor in each scenario.
+//! Per-session scenario state: each session's cursor in each scenario and
+//! the scenario bound to it. A session is what isolates one test from
+//! another.
 
 use super::{Cursor, Pick, RequestFacts, Scenario};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Scenario progress of every session.
+/// One session's state.
+#[derive(Default)]
+struct SessionState {
+    /// Cursors by scenario name.
+    cursors: HashMap<String, Cursor>,
+    /// The scenario bound with `PUT /__mock/sessions/{id}`.
+    bound: Option<String>,
+}
+
+/// Scenario state of every session.
 #[derive(Default)]
 pub struct Sessions {
-    /// Cursors by session id, then scenario name. The lock is held only to
-    /// move one cursor, never across an await.
-    cursors: Mutex<HashMap<String, HashMap<String, Cursor>>>,
+    /// State by session id. The lock is held only to read or move one
+    /// cursor, never across an await.
+    states: Mutex<HashMap<String, SessionState>>,
+    /// How many sessions have a bound scenario; while zero, requests need
+    /// not look for a binding.
+    bound_count: AtomicUsize,
 }
 
 impl Sessions {
@@ -24,14 +38,14 @@ impl Sessions {
         scenario: &Scenario,
         request: &dyn RequestFacts,
     ) -> Option<Pick> {
-        let mut sessions = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
-        let cursors = match sessions.get_mut(session) {
-            Some(cursors) => cursors,
-            None => sessions.entry(session.to_owned()).or_default(),
+        let mut states = self.lock();
+        let state = match states.get_mut(session) {
+            Some(state) => state,
+            None => states.entry(session.to_owned()).or_default(),
         };
-        let cursor = match cursors.get_mut(&scenario.name) {
+        let cursor = match state.cursors.get_mut(&scenario.name) {
             Some(cursor) => cursor,
-            None => cursors.entry(scenario.name.clone()).or_default(),
+            None => state.cursors.entry(scenario.name.clone()).or_default(),
         };
         cursor.advance(scenario, request)
     }
@@ -39,12 +53,61 @@ impl Sessions {
     /// Where `session` is in `scenario`: step index, answers given by that
     /// step, and whether the script has run out.
     pub fn position(&self, session: &str, scenario: &str) -> (usize, u32, bool) {
-        let sessions = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
-        sessions
+        self.lock()
             .get(session)
-            .and_then(|c| c.get(scenario))
+            .and_then(|s| s.cursors.get(scenario))
             .copied()
             .unwrap_or_default()
             .position()
+    }
+
+    /// The scenario bound to `session`, if any.
+    pub fn bound(&self, session: &str) -> Option<String> {
+        if self.bound_count.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        self.lock().get(session).and_then(|s| s.bound.clone())
+    }
+
+    /// Binds a scenario to a session (or unbinds with `None`); the session
+    /// starts that scenario from its first step.
+    pub fn bind(&self, session: &str, scenario: Option<String>) {
+        let mut states = self.lock();
+        let state = states.entry(session.to_owned()).or_default();
+        match (&state.bound, &scenario) {
+            (None, Some(_)) => self.bound_count.fetch_add(1, Ordering::Relaxed),
+            (Some(_), None) => self.bound_count.fetch_sub(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        if let Some(name) = &scenario {
+            state.cursors.remove(name);
+        }
+        state.bound = scenario;
+    }
+
+    /// Sends one session (or all) back to the start of every scenario;
+    /// bindings stay.
+    pub fn reset(&self, session: Option<&str>) {
+        let mut states = self.lock();
+        match session {
+            Some(session) => {
+                if let Some(state) = states.get_mut(session) {
+                    state.cursors.clear();
+                }
+            }
+            None => states.values_mut().for_each(|s| s.cursors.clear()),
+        }
+        states.retain(|_, s| s.bound.is_some() || !s.cursors.is_empty());
+    }
+
+    /// Sends every session back to the start of `scenario` (it changed).
+    pub fn restart(&self, scenario: &str) {
+        for state in self.lock().values_mut() {
+            state.cursors.remove(scenario);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionState>> {
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

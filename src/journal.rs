@@ -1,0 +1,315 @@
+//! The request journal: what clients sent and what the mock answered, kept
+//! per session and bounded (per session and overall, oldest dropped first)
+//! so memory stays flat under load.
+
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Limits of the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalLimits {
+    /// Entries kept per session.
+    pub per_session: usize,
+    /// Entries kept overall.
+    pub total: usize,
+    /// Request body bytes kept per entry; longer bodies are cut.
+    pub body_bytes: usize,
+}
+
+impl Default for JournalLimits {
+    fn default() -> Self {
+        JournalLimits {
+            per_session: 1_000,
+            total: 10_000,
+            body_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Which part of the mock answered a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AnsweredBy {
+    /// The mock's real behaviour (`"real"`).
+    Real(&'static str),
+    /// A scenario step (1-based).
+    Step {
+        /// The scenario's name.
+        scenario: String,
+        /// The step's number, from 1.
+        step: usize,
+    },
+}
+
+impl AnsweredBy {
+    /// The real behaviour.
+    pub const REAL: AnsweredBy = AnsweredBy::Real("real");
+}
+
+/// One journalled request and its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JournalEntry {
+    /// Position in the journal's history, from 1 (gaps mean dropped or cleared entries).
+    pub seq: u64,
+    /// When the request was answered, RFC 3339 UTC with milliseconds.
+    pub time: String,
+    /// The session the request belonged to.
+    pub session: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query as sent.
+    pub path: String,
+    /// Request headers in order, as `[name, value]` (values decoded lossily as UTF-8).
+    pub headers: Vec<(String, String)>,
+    /// The request body (decoded lossily as UTF-8), cut to the journal's limit.
+    pub body: String,
+    /// Whether `body` was cut.
+    pub body_truncated: bool,
+    /// The scenario in force, if any.
+    pub scenario: Option<String>,
+    /// The step that answered, or `"real"`.
+    pub answered_by: AnsweredBy,
+    /// The status answered (for a fault, the scripted one).
+    pub status: u16,
+    /// A scripted connection fault, if one was carried out.
+    pub fault: Option<&'static str>,
+    /// Response headers in order, as `[name, value]`.
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// Entries and the counters that explain what is missing.
+#[derive(Default)]
+struct Entries {
+    /// Every kept entry, oldest first.
+    list: VecDeque<JournalEntry>,
+    /// Kept entries per session.
+    per_session: HashMap<String, usize>,
+    /// Entries dropped to respect the limits, per session.
+    dropped: HashMap<String, u64>,
+    /// Entries dropped overall.
+    dropped_total: u64,
+    /// The last sequence number given.
+    seq: u64,
+}
+
+/// The journal. The lock is held only to add, read or clear entries.
+pub struct Journal {
+    /// The limits.
+    limits: JournalLimits,
+    /// The entries.
+    entries: Mutex<Entries>,
+}
+
+/// What `GET /__mock/requests` shows.
+#[derive(Debug, Serialize)]
+pub struct JournalView {
+    /// Entries, oldest first.
+    pub requests: Vec<JournalEntry>,
+    /// Entries dropped to respect the limits (for the session asked, or overall).
+    pub dropped: u64,
+}
+
+impl Journal {
+    /// An empty journal.
+    pub fn new(limits: JournalLimits) -> Journal {
+        Journal {
+            limits,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> JournalLimits {
+        self.limits
+    }
+
+    /// Adds an entry (its `seq` is set here), dropping the session's oldest
+    /// entry past the per-session limit and the oldest overall past the
+    /// total limit.
+    pub fn record(&self, mut entry: JournalEntry) {
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        e.seq += 1;
+        entry.seq = e.seq;
+        let session = entry.session.clone();
+        let count = e.per_session.entry(session.clone()).or_insert(0);
+        *count += 1;
+        let over_session = *count > self.limits.per_session;
+        e.list.push_back(entry);
+        if over_session && let Some(index) = e.list.iter().position(|x| x.session == session) {
+            e.list.remove(index);
+            drop_one(&mut e, &session);
+        }
+        while e.list.len() > self.limits.total {
+            let Some(oldest) = e.list.pop_front() else {
+                break;
+            };
+            drop_one(&mut e, &oldest.session);
+        }
+    }
+
+    /// The entries of one session, or of all, oldest first.
+    pub fn view(&self, session: Option<&str>) -> JournalView {
+        let e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let requests = e
+            .list
+            .iter()
+            .filter(|x| session.is_none_or(|s| x.session == s))
+            .cloned()
+            .collect();
+        let dropped = match session {
+            Some(s) => e.dropped.get(s).copied().unwrap_or(0),
+            None => e.dropped_total,
+        };
+        JournalView { requests, dropped }
+    }
+
+    /// Forgets the entries (and drop counts) of one session, or of all.
+    pub fn clear(&self, session: Option<&str>) {
+        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match session {
+            Some(s) => {
+                e.list.retain(|x| x.session != s);
+                e.per_session.remove(s);
+                if let Some(n) = e.dropped.remove(s) {
+                    e.dropped_total -= n;
+                }
+            }
+            None => {
+                let seq = e.seq;
+                *e = Entries {
+                    seq,
+                    ..Entries::default()
+                };
+            }
+        }
+    }
+}
+
+/// Books one dropped entry of `session`.
+fn drop_one(e: &mut Entries, session: &str) {
+    if let Some(count) = e.per_session.get_mut(session) {
+        *count -= 1;
+        if *count == 0 {
+            e.per_session.remove(session);
+        }
+    }
+    *e.dropped.entry(session.to_owned()).or_insert(0) += 1;
+    e.dropped_total += 1;
+}
+
+/// The current time as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(since.as_secs(), since.subsec_millis())
+}
+
+/// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339(seconds: u64, millis: u32) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rem = seconds % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(session: &str) -> JournalEntry {
+        JournalEntry {
+            seq: 0,
+            time: String::new(),
+            session: session.into(),
+            method: "POST".into(),
+            path: "/".into(),
+            headers: vec![],
+            body: String::new(),
+            body_truncated: false,
+            scenario: None,
+            answered_by: AnsweredBy::REAL,
+            status: 200,
+            fault: None,
+            response_headers: vec![],
+        }
+    }
+
+    fn seqs(view: &JournalView) -> Vec<u64> {
+        view.requests.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn formats_utc_timestamps() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(rfc3339(1_795_796_645, 123), "2026-11-27T16:24:05.123Z");
+    }
+
+    #[test]
+    fn each_session_keeps_its_newest_entries() {
+        let journal = Journal::new(JournalLimits {
+            per_session: 2,
+            total: 100,
+            body_bytes: 10,
+        });
+        for session in ["a", "b", "a", "a", "b"] {
+            journal.record(entry(session));
+        }
+        let a = journal.view(Some("a"));
+        assert_eq!(seqs(&a), [3, 4]);
+        assert_eq!(a.dropped, 1);
+        assert_eq!(seqs(&journal.view(Some("b"))), [2, 5]);
+        assert_eq!(journal.view(None).dropped, 1);
+    }
+
+    #[test]
+    fn the_total_limit_drops_the_oldest_overall() {
+        let journal = Journal::new(JournalLimits {
+            per_session: 100,
+            total: 3,
+            body_bytes: 10,
+        });
+        for session in ["a", "b", "c", "d", "a"] {
+            journal.record(entry(session));
+        }
+        let all = journal.view(None);
+        assert_eq!(seqs(&all), [3, 4, 5]);
+        assert_eq!(all.dropped, 2);
+        assert_eq!(journal.view(Some("a")).dropped, 1);
+    }
+
+    #[test]
+    fn clearing_one_session_leaves_the_others() {
+        let journal = Journal::new(JournalLimits::default());
+        for session in ["a", "b", "a"] {
+            journal.record(entry(session));
+        }
+        journal.clear(Some("a"));
+        assert_eq!(seqs(&journal.view(None)), [2]);
+        journal.clear(None);
+        assert!(journal.view(None).requests.is_empty());
+        journal.record(entry("a"));
+        assert_eq!(
+            seqs(&journal.view(None)),
+            [4],
+            "sequence numbers keep counting"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Where scenarios live at run time: the set in force (files plus uploads),
+//! replaced as a whole when a file changes or a scenario is uploaded, so a
+//! request always sees one consistent set.
+
+use super::{Scenario, ScenarioSet, parse_scenario, scenario_name};
+use crate::config::{ConfigError, ConfigErrors};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+/// What the scenario files looked like when last loaded: each file's path,
+/// modification time and length.
+type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+/// The scenarios in force and where they came from.
+pub struct ScenarioStore {
+    /// Folders of scenario files.
+    dirs: Vec<PathBuf>,
+    /// Single scenario files (from `--scenario path.toml`).
+    files: Vec<PathBuf>,
+    /// The scenario of requests that name none.
+    default_name: Option<String>,
+    /// The set in force; readers clone the `Arc` and never wait on a reload.
+    current: RwLock<Arc<ScenarioSet>>,
+    /// Uploaded scenarios (which outlive reloads) and the files' fingerprint;
+    /// the lock serialises changes.
+    changes: Mutex<(BTreeMap<String, Arc<Scenario>>, Fingerprint)>,
+}
+
+/// Why the store could not be built.
+#[derive(Debug)]
+pub enum StoreError {
+    /// Scenario files with errors.
+    Files(ConfigErrors),
+    /// The default scenario does not exist.
+    UnknownDefault {
+        /// The name asked for.
+        name: String,
+        /// The scenarios there are.
+        available: String,
+    },
+}
+
+impl ScenarioStore {
+    /// Loads the built-in scenarios, `dirs` and the default: a scenario name
+    /// or the path of a `.toml` file.
+    pub fn load(dirs: &[PathBuf], default: Option<&str>) -> Result<ScenarioStore, StoreError> {
+        let mut files = Vec::new();
+        let default_name = match default {
+            Some(value) if looks_like_path(value) => {
+                let path = PathBuf::from(value);
+                let name = scenario_name(&path).unwrap_or_default().to_string();
+                files.push(path);
+                Some(name)
+            }
+            Some(name) => Some(name.to_string()),
+            None => None,
+        };
+        let fingerprint = fingerprint(dirs, &files);
+        let set = ScenarioSet::load(dirs, &files).map_err(StoreError::Files)?;
+        if let Some(name) = &default_name
+            && set.get(name).is_none()
+        {
+            return Err(StoreError::UnknownDefault {
+                name: name.clone(),
+                available: set.names(),
+            });
+        }
+        Ok(ScenarioStore {
+            dirs: dirs.to_vec(),
+            files,
+            default_name,
+            current: RwLock::new(Arc::new(set)),
+            changes: Mutex::new((BTreeMap::new(), fingerprint)),
+        })
+    }
+
+    /// The set in force.
+    pub fn current(&self) -> Arc<ScenarioSet> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The scenario of requests that name none.
+    pub fn default_scenario(&self) -> Option<Arc<Scenario>> {
+        let name = self.default_name.as_deref()?;
+        self.current().get(name).cloned()
+    }
+
+    /// Whether any scenario file or folder is watched for changes.
+    pub fn watches_files(&self) -> bool {
+        !self.dirs.is_empty() || !self.files.is_empty()
+    }
+
+    /// Validates `text` as scenario `name` exactly like a file and, if it is
+    /// valid, adds it (replacing one of the same name). Nothing changes when
+    /// it is invalid.
+    pub fn upload(&self, name: &str, text: &str) -> Result<Arc<Scenario>, Vec<ConfigError>> {
+        let path = PathBuf::from(format!("{name}.toml"));
+        let scenario = Arc::new(parse_scenario(name, text, &path, "uploaded")?);
+        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        changes.0.insert(name.to_string(), scenario.clone());
+        let set = self.current().with(scenario.clone());
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        Ok(scenario)
+    }
+
+    /// Reloads the files if any changed since the last look. Returns the
+    /// names of scenarios that changed; on errors the set in force stays.
+    pub fn reload_if_changed(&self) -> Result<Vec<String>, ConfigErrors> {
+        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let now = fingerprint(&self.dirs, &self.files);
+        if now == changes.1 {
+            return Ok(Vec::new());
+        }
+        changes.1 = now;
+        let mut set = ScenarioSet::load(&self.dirs, &self.files)?;
+        for uploaded in changes.0.values() {
+            set = set.with(uploaded.clone());
+        }
+        let old = self.current();
+        let changed = set
+            .iter()
+            .filter(|s| old.get(&s.name).is_none_or(|o| o != *s))
+            .map(|s| s.name.clone())
+            .chain(
+                old.iter()
+                    .filter(|o| set.get(&o.name).is_none())
+                    .map(|o| o.name.clone()),
+            )
+            .collect();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        Ok(changed)
+    }
+}
+
+fn looks_like_path(value: &str) -> bool {
+    value.ends_with(".toml") || value.contains('/') || value.contains('\\')
+}
+
+/// Path, modification time and length of every scenario file watched.
+fn fingerprint(dirs: &[PathBuf], files: &[PathBuf]) -> Fingerprint {
+    let mut paths: Vec<PathBuf> = files.to_vec();
+    for dir in dirs {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            paths.extend(
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "toml")),
+            );
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(Path::new(&path)).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            let len = meta.map_or(0, |m| m.len());
+            (path, modified, len)
+        })
+        .collect()
+}
