@@ -97,6 +97,21 @@ struct KeyView<'a> {
 }
 
 #[derive(Serialize)]
+struct Endpoints {
+    endpoints: &'static [&'static str],
+}
+
+#[derive(Serialize)]
+struct ScenarioList<'a> {
+    scenarios: Vec<ScenarioSummary<'a>>,
+}
+
+#[derive(Serialize)]
+struct KeyList<'a> {
+    keys: Vec<KeyView<'a>>,
+}
+
+#[derive(Serialize)]
 struct UnmatchedView<'a> {
     strict: bool,
     dropped: u64,
@@ -221,7 +236,9 @@ impl App {
             [] => match *method {
                 Method::GET => ok(
                     StatusCode::OK,
-                    &serde_json::json!({ "endpoints": ENDPOINTS }),
+                    &Endpoints {
+                        endpoints: ENDPOINTS,
+                    },
                 ),
                 _ => Err(method_not_allowed("GET", method, path)),
             },
@@ -293,8 +310,8 @@ impl App {
             ["scenarios"] => match *method {
                 Method::GET => {
                     let set = self.scenarios.current();
-                    let list: Vec<ScenarioSummary<'_>> = set.iter().map(|s| summary(s)).collect();
-                    ok(StatusCode::OK, &serde_json::json!({ "scenarios": list }))
+                    let scenarios = set.iter().map(|s| summary(s)).collect();
+                    ok(StatusCode::OK, &ScenarioList { scenarios })
                 }
                 _ => Err(method_not_allowed("GET", method, path)),
             },
@@ -333,7 +350,7 @@ impl App {
                             });
                         }
                     }
-                    ok(StatusCode::OK, &serde_json::json!({ "keys": keys }))
+                    ok(StatusCode::OK, &KeyList { keys })
                 }
                 _ => Err(method_not_allowed("GET", method, path)),
             },

@@ -4,6 +4,7 @@ mod support;
 
 mod challenge;
 mod cli;
+mod control;
 mod conventions;
 mod readme;
 mod scenario_files;

@@ -56,6 +56,18 @@ impl TestServer {
         self.server.address()
     }
 
+    /// POSTs a JSON body to the challenge endpoint at another address.
+    pub async fn challenge_at(&self, addr: SocketAddr, body: &str) -> Reply {
+        send(
+            addr,
+            "POST",
+            CHALLENGE,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .await
+    }
+
     /// POSTs a JSON body to the challenge endpoint with extra headers.
     pub async fn challenge(&self, body: &str, headers: &[(&str, &str)]) -> Reply {
         let mut all = vec![("Content-Type", "application/json")];
