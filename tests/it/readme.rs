@@ -30,6 +30,8 @@ fn the_readme_config_file_loads_and_states_the_defaults() {
     assert_eq!(settings.issuer_name, defaults.issuer_name);
     assert_eq!(settings.origin_info, defaults.origin_info);
     assert_eq!(settings.claim_types.len(), defaults.claim_types.len() + 1);
+    assert_eq!(settings.journal, defaults.journal);
+    assert_eq!(settings.strict, defaults.strict);
 }
 
 #[tokio::test]
@@ -69,4 +71,23 @@ fn the_readme_scenario_example_is_the_shipped_file() {
     ))
     .unwrap();
     assert_eq!(example, shipped);
+}
+
+#[test]
+fn the_readme_lists_every_control_endpoint() {
+    let text = readme();
+    let section =
+        &text[text.find("## Control API").unwrap()..text.find("### The journal").unwrap()];
+    for endpoint in [
+        "/__mock/health",
+        "/__mock/requests",
+        "/__mock/reset",
+        "/__mock/sessions/{id}",
+        "/__mock/scenarios",
+        "/__mock/scenarios/{name}",
+        "/__mock/keys",
+        "/__mock/unmatched",
+    ] {
+        assert!(section.contains(endpoint), "{endpoint} is not documented");
+    }
 }
