@@ -313,3 +313,40 @@ fn sigterm_ends_a_hanging_request_and_exits_0() {
         "the connection is closed without a response"
     );
 }
+
+fn get(address: &str, path: &str) -> Reply {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    parse_response(&bytes).expect("a response")
+}
+
+#[test]
+fn control_flags_reach_the_server() {
+    let (mut child, address) = start(binary().args(["--port", "0", "--strict", "--no-journal"]));
+    assert_eq!(get(&address, "/api/unknown").status, 404);
+    let unmatched = get(&address, "/__mock/unmatched").json();
+    assert_eq!(unmatched["strict"], true);
+    assert_eq!(unmatched["unmatched"][0]["path"], "/api/unknown");
+    assert_eq!(
+        get(&address, "/__mock/requests").status,
+        409,
+        "the journal is off"
+    );
+    assert_eq!(terminate(&mut child), 0);
+}
+
+#[test]
+fn a_short_control_token_exits_2() {
+    let (code, _, stderr) = run_to_end(binary().args(["--control-token", "short"]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "persona-mock: --control-token must be 8 to 256 visible ASCII characters without spaces\n"
+    );
+}
