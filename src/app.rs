@@ -7,13 +7,14 @@ use crate::auth::{AuthError, Authenticator, RateLimiter, rate_limit_details};
 use crate::clock::Clock;
 use crate::config::{ConfigErrors, RedemptionContext, Settings};
 use crate::ids;
-use crate::journal::{AnsweredBy, Journal, JournalEntry, JournalLimits, now_rfc3339};
+use crate::journal::{Journal, JournalLimits, Record, now_rfc3339};
 use crate::keys::{KeyFileError, KeyRing, KeySource, Namespace};
 use crate::profile::WireFormat;
+use crate::request::{Body, Scalar};
 use crate::scenario::{
     Fault, RequestFacts, Scenario, ScenarioSet, ScenarioStore, Sessions, Step, StepBody, StoreError,
 };
-use crate::token::{REDEMPTION_CONTEXT_LEN, TokenChallenge};
+use crate::token::{ChallengeFields, REDEMPTION_CONTEXT_LEN};
 use bytes::Bytes;
 use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
@@ -408,7 +409,7 @@ impl App {
             headers.insert(name, value);
         }
         if let (Some(journal), Some((body, cut))) = (&self.journal, journalled) {
-            journal.record(journal_entry(
+            journal.record(journal_record(
                 journal.limits(),
                 parts,
                 &body,
@@ -706,57 +707,58 @@ impl App {
                 "The request body is empty; send a JSON object like {EXAMPLE}."
             )));
         }
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
+        let parsed = crate::request::parse(body).map_err(|e| {
             ApiError::bad_request(format!("The request body is not valid JSON: {e}."))
         })?;
-        let Value::Object(fields) = value else {
-            return Err(ApiError::bad_request(format!(
-                "The request body must be a JSON object like {EXAMPLE} (got {}).",
-                json_type(&value)
-            )));
-        };
-        let mut claim_type: Option<(String, Value)> = None;
-        let mut sandbox: Option<(String, Value)> = None;
-        for (key, value) in fields {
-            let slot = match to_kebab(&key).as_ref() {
-                "claim-type" => &mut claim_type,
-                "sandbox" => &mut sandbox,
-                _ if self.allow_unknown_fields => continue,
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "Unknown field {:?}: the allowed fields are claim-type and sandbox.",
-                        truncate(&key)
-                    )));
-                }
-            };
-            if let Some((first, _)) = slot {
+        let (claim_type, sandbox) = match parsed {
+            Body::NotObject(kind) => {
+                return Err(ApiError::bad_request(format!(
+                    "The request body must be a JSON object like {EXAMPLE} (got {kind})."
+                )));
+            }
+            Body::Object {
+                unknown: Some(key), ..
+            } if !self.allow_unknown_fields => {
+                return Err(ApiError::bad_request(format!(
+                    "Unknown field {:?}: the allowed fields are claim-type and sandbox.",
+                    truncate(&key)
+                )));
+            }
+            Body::Object {
+                duplicate: Some((first, key)),
+                ..
+            } => {
                 return Err(ApiError::bad_request(format!(
                     "{first:?} and {key:?} name the same field; send it once."
                 )));
             }
-            *slot = Some((key, value));
-        }
+            Body::Object {
+                claim_type,
+                sandbox,
+                ..
+            } => (claim_type, sandbox),
+        };
         let claim_type = match claim_type {
             None => {
                 return Err(ApiError::bad_request(format!(
                     "claim-type is required, as in {EXAMPLE}."
                 )));
             }
-            Some((_, Value::String(s))) => s,
+            Some((_, Scalar::Str(s))) => s,
             Some((key, other)) => {
                 return Err(ApiError::bad_request(format!(
                     "{key} must be a string (got {}).",
-                    json_type(&other)
+                    other.kind()
                 )));
             }
         };
         let sandbox = match sandbox {
             None => false,
-            Some((_, Value::Bool(b))) => b,
+            Some((_, Scalar::Bool(b))) => b,
             Some((key, other)) => {
                 return Err(ApiError::bad_request(format!(
                     "{key} must be true or false (got {}).",
-                    json_type(&other)
+                    other.kind()
                 )));
             }
         };
@@ -786,41 +788,58 @@ impl App {
                 ),
             ));
         };
-        let challenge = TokenChallenge {
+        let context = self.next_redemption_context();
+        let fields = ChallengeFields {
             token_type: key.token_type.code(),
-            issuer_name: self.issuer_name.clone(),
-            redemption_context: self.next_redemption_context(),
-            origin_info: self.origin_info.clone(),
+            issuer_name: &self.issuer_name,
+            redemption_context: context.as_ref().map_or(&[][..], |c| &c[..]),
+            origin_info: &self.origin_info,
         };
-        let challenge = challenge
-            .encode()
+        let mut challenge = Vec::with_capacity(fields.len());
+        fields
+            .encode_into(&mut challenge)
             .expect("settings are validated to fit a challenge");
-        let challenge = self.wire.padding.encode(&challenge);
         let [k_challenge, k_token_key, k_token_key_id] = &self.response_keys[inflection as usize];
-        // Every value is base64url or hex, so none needs escaping.
-        let body = format!(
-            r#"{{"{k_challenge}":"{challenge}","{k_token_key}":"{}","{k_token_key_id}":"{}"}}"#,
-            key.token_key_b64(),
-            key.token_key_id_hex()
+        let token_key = key.token_key_b64();
+        let token_key_id = key.token_key_id_hex();
+        let mut body = String::with_capacity(
+            32 + k_challenge.len()
+                + k_token_key.len()
+                + k_token_key_id.len()
+                + challenge.len() * 4 / 3
+                + token_key.len()
+                + token_key_id.len(),
         );
+        // Every value is base64url or hex, so none needs escaping.
+        body.push_str("{\"");
+        body.push_str(k_challenge);
+        body.push_str("\":\"");
+        self.wire.padding.encode_into(&challenge, &mut body);
+        for (name, value) in [(k_token_key, token_key), (k_token_key_id, token_key_id)] {
+            body.push_str("\",\"");
+            body.push_str(name);
+            body.push_str("\":\"");
+            body.push_str(value);
+        }
+        body.push_str("\"}");
         Ok(json_response(StatusCode::OK, body.into_bytes()))
     }
 
-    fn next_redemption_context(&self) -> Vec<u8> {
+    fn next_redemption_context(&self) -> Option<[u8; REDEMPTION_CONTEXT_LEN]> {
         if self.redemption_context == RedemptionContext::Empty {
-            return Vec::new();
+            return None;
         }
-        match self.seed {
+        Some(match self.seed {
             Some(seed) => {
                 let n = self.challenges.fetch_add(1, Ordering::Relaxed);
-                seeded_bytes(b"persona-mock redemption context\0", seed, n).to_vec()
+                seeded_bytes(b"persona-mock redemption context\0", seed, n)
             }
             None => {
-                let mut context = vec![0u8; REDEMPTION_CONTEXT_LEN];
+                let mut context = [0u8; REDEMPTION_CONTEXT_LEN];
                 rand::rng().fill_bytes(&mut context);
                 context
             }
-        }
+        })
     }
 
     fn next_request_id(&self) -> HeaderValue {
@@ -836,7 +855,8 @@ impl App {
                 bytes
             }
         };
-        HeaderValue::from_str(&ids::opaque("req_", &bytes)).expect("ids are alphanumeric")
+        HeaderValue::from_maybe_shared(Bytes::from(ids::opaque("req_", &bytes)))
+            .expect("ids are alphanumeric")
     }
 }
 
@@ -873,57 +893,40 @@ pub fn is_control_path(path: &str) -> bool {
 }
 
 /// The journal's record of one request and its answer.
-fn journal_entry(
+fn journal_record(
     limits: JournalLimits,
     parts: &Parts,
     body: &[u8],
     body_unread: bool,
     script: &Script,
     response: &HttpResponse,
-) -> JournalEntry {
-    let pairs = |headers: &HeaderMap| {
-        headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect()
-    };
+) -> Record {
     let kept = body.len().min(limits.body_bytes);
-    JournalEntry {
+    Record {
         seq: 0,
-        time: now_rfc3339(),
+        time: std::time::SystemTime::now(),
         session: script
             .session
             .clone()
             .unwrap_or_else(|| DEFAULT_SESSION.to_string()),
-        method: parts.method.to_string(),
+        method: parts.method.clone(),
         path: parts
             .uri
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_string(),
-        headers: pairs(&parts.headers),
-        body: String::from_utf8_lossy(&body[..kept]).into_owned(),
+        headers: Record::pack(&parts.headers),
+        body: body[..kept].into(),
         body_truncated: body_unread || kept < body.len(),
         scenario: script.scenario.clone(),
-        answered_by: match (&script.scenario, script.step) {
-            (Some(scenario), Some(step)) => AnsweredBy::Step {
-                scenario: scenario.clone(),
-                step,
-            },
-            _ => AnsweredBy::REAL,
-        },
+        step: script.step,
         status: response.status().as_u16(),
         fault: script.fault.map(|f| match f {
             Fault::Reset => "reset",
             Fault::Hang => "hang",
             Fault::Truncated => "truncated",
         }),
-        response_headers: pairs(response.headers()),
+        response_headers: Record::pack(response.headers()),
     }
 }
 
@@ -1125,17 +1128,6 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
 /// Persona's error envelope for an API error.
 pub fn error_response(error: &ApiError) -> HttpResponse {
     json_response(error.status, error.body())
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Client input echoed in messages is cut to 100 characters.

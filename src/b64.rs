@@ -16,9 +16,16 @@ pub enum Padding {
 impl Padding {
     /// Encodes `bytes` as base64url with this padding.
     pub fn encode(self, bytes: &[u8]) -> String {
+        let mut out = String::new();
+        self.encode_into(bytes, &mut out);
+        out
+    }
+
+    /// Appends `bytes` as base64url with this padding to `out`.
+    pub fn encode_into(self, bytes: &[u8], out: &mut String) {
         match self {
-            Padding::Unpadded => URL_SAFE_NO_PAD.encode(bytes),
-            Padding::Padded => URL_SAFE.encode(bytes),
+            Padding::Unpadded => URL_SAFE_NO_PAD.encode_string(bytes, out),
+            Padding::Padded => URL_SAFE.encode_string(bytes, out),
         }
     }
 }

@@ -23,7 +23,7 @@ impl Default for JournalLimits {
         JournalLimits {
             per_session: 1_000,
             total: 10_000,
-            body_bytes: 16 * 1024,
+            body_bytes: 4 * 1024,
         }
     }
 }
@@ -79,11 +79,103 @@ pub struct JournalEntry {
     pub response_headers: Vec<(String, String)>,
 }
 
+/// What the journal stores per request: owned, compact (a few allocations),
+/// and formatted into a [`JournalEntry`] only when read.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Set by the journal.
+    pub seq: u64,
+    /// When the request was answered.
+    pub time: SystemTime,
+    /// The session.
+    pub session: String,
+    /// The method.
+    pub method: hyper::Method,
+    /// The path and query.
+    pub path: String,
+    /// Request headers packed as `name:value\n` lines (names cannot hold
+    /// ':' and values cannot hold '\n').
+    pub headers: Vec<u8>,
+    /// The request body, cut to the limit.
+    pub body: Box<[u8]>,
+    /// Whether `body` was cut (or not read at all).
+    pub body_truncated: bool,
+    /// The scenario in force.
+    pub scenario: Option<String>,
+    /// The step that answered, from 1.
+    pub step: Option<usize>,
+    /// The status answered.
+    pub status: u16,
+    /// A scripted fault.
+    pub fault: Option<&'static str>,
+    /// Response headers, packed like `headers`.
+    pub response_headers: Vec<u8>,
+}
+
+impl Record {
+    /// Packs a header map as `name:value\n` lines.
+    pub fn pack(headers: &hyper::HeaderMap) -> Vec<u8> {
+        let size = headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 2)
+            .sum();
+        let mut out = Vec::with_capacity(size);
+        for (name, value) in headers {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    fn unpack(packed: &[u8]) -> Vec<(String, String)> {
+        packed
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let colon = line.iter().position(|b| *b == b':').unwrap_or(line.len());
+                let value = line.get(colon + 1..).unwrap_or_default();
+                (
+                    String::from_utf8_lossy(&line[..colon]).into_owned(),
+                    String::from_utf8_lossy(value).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The entry as the control API shows it.
+    pub fn entry(&self) -> JournalEntry {
+        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        JournalEntry {
+            seq: self.seq,
+            time: rfc3339(since.as_secs(), since.subsec_millis()),
+            session: self.session.clone(),
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            headers: Record::unpack(&self.headers),
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+            body_truncated: self.body_truncated,
+            scenario: self.scenario.clone(),
+            answered_by: match (&self.scenario, self.step) {
+                (Some(scenario), Some(step)) => AnsweredBy::Step {
+                    scenario: scenario.clone(),
+                    step,
+                },
+                _ => AnsweredBy::REAL,
+            },
+            status: self.status,
+            fault: self.fault,
+            response_headers: Record::unpack(&self.response_headers),
+        }
+    }
+}
+
 /// Entries and the counters that explain what is missing.
 #[derive(Default)]
 struct Entries {
     /// Every kept entry, oldest first.
-    list: VecDeque<JournalEntry>,
+    list: VecDeque<Record>,
     /// Kept entries per session.
     per_session: HashMap<String, usize>,
     /// Entries dropped to respect the limits, per session.
@@ -128,7 +220,7 @@ impl Journal {
     /// Adds an entry (its `seq` is set here), dropping the session's oldest
     /// entry past the per-session limit and the oldest overall past the
     /// total limit.
-    pub fn record(&self, mut entry: JournalEntry) {
+    pub fn record(&self, mut entry: Record) {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         e.seq += 1;
         entry.seq = e.seq;
@@ -156,7 +248,7 @@ impl Journal {
             .list
             .iter()
             .filter(|x| session.is_none_or(|s| x.session == s))
-            .cloned()
+            .map(Record::entry)
             .collect();
         let dropped = match session {
             Some(s) => e.dropped.get(s).copied().unwrap_or(0),
@@ -233,22 +325,39 @@ pub fn rfc3339(seconds: u64, millis: u32) -> String {
 mod tests {
     use super::*;
 
-    fn entry(session: &str) -> JournalEntry {
-        JournalEntry {
+    fn entry(session: &str) -> Record {
+        Record {
             seq: 0,
-            time: String::new(),
+            time: SystemTime::now(),
             session: session.into(),
-            method: "POST".into(),
+            method: hyper::Method::POST,
             path: "/".into(),
             headers: vec![],
-            body: String::new(),
+            body: Box::default(),
             body_truncated: false,
             scenario: None,
-            answered_by: AnsweredBy::REAL,
+            step: None,
             status: 200,
             fault: None,
             response_headers: vec![],
         }
+    }
+
+    #[test]
+    fn headers_pack_and_unpack_in_order() {
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        headers.append("x-list", "a:b".parse().unwrap());
+        headers.append("x-list", "c".parse().unwrap());
+        let packed = Record::pack(&headers);
+        assert_eq!(
+            Record::unpack(&packed),
+            [
+                ("content-type".to_string(), "application/json".to_string()),
+                ("x-list".to_string(), "a:b".to_string()),
+                ("x-list".to_string(), "c".to_string())
+            ]
+        );
     }
 
     fn seqs(view: &JournalView) -> Vec<u64> {

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod journal;
 pub mod keys;
 pub mod profile;
+pub mod request;
 pub mod scenario;
 pub mod server;
 pub mod token;

@@ -79,9 +79,39 @@ impl fmt::Display for ChallengeError {
 
 impl std::error::Error for ChallengeError {}
 
-impl TokenChallenge {
-    /// Serializes the challenge: fields back to back, lengths big-endian.
-    pub fn encode(&self) -> Result<Vec<u8>, ChallengeError> {
+/// A TokenChallenge's fields, borrowed: what [`TokenChallenge::encode`] and
+/// the challenge endpoint serialize, without copying the fields first.
+#[derive(Clone, Copy, Debug)]
+pub struct ChallengeFields<'a> {
+    /// The token type code point.
+    pub token_type: u16,
+    /// The issuer's name.
+    pub issuer_name: &'a [u8],
+    /// Empty, or exactly 32 bytes.
+    pub redemption_context: &'a [u8],
+    /// Empty, or origin names joined by `,`.
+    pub origin_info: &'a [u8],
+}
+
+impl ChallengeFields<'_> {
+    /// The serialized length.
+    pub fn len(&self) -> usize {
+        2 + 2
+            + self.issuer_name.len()
+            + 1
+            + self.redemption_context.len()
+            + 2
+            + self.origin_info.len()
+    }
+
+    /// Whether the serialized form is empty (never: it has fixed fields).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Appends the serialized challenge to `out`: fields back to back,
+    /// lengths big-endian.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), ChallengeError> {
         if self.issuer_name.is_empty() {
             return Err(ChallengeError::EmptyIssuerName);
         }
@@ -93,16 +123,33 @@ impl TokenChallenge {
             .map_err(|_| ChallengeError::TooLong("issuer_name"))?;
         let origin_len = u16::try_from(self.origin_info.len())
             .map_err(|_| ChallengeError::TooLong("origin_info"))?;
-        let mut out = Vec::with_capacity(
-            2 + 2 + self.issuer_name.len() + 1 + context_len + 2 + self.origin_info.len(),
-        );
+        out.reserve(self.len());
         out.extend_from_slice(&self.token_type.to_be_bytes());
         out.extend_from_slice(&issuer_len.to_be_bytes());
-        out.extend_from_slice(&self.issuer_name);
+        out.extend_from_slice(self.issuer_name);
         out.push(context_len as u8);
-        out.extend_from_slice(&self.redemption_context);
+        out.extend_from_slice(self.redemption_context);
         out.extend_from_slice(&origin_len.to_be_bytes());
-        out.extend_from_slice(&self.origin_info);
+        out.extend_from_slice(self.origin_info);
+        Ok(())
+    }
+}
+
+impl TokenChallenge {
+    /// The fields, borrowed.
+    pub fn fields(&self) -> ChallengeFields<'_> {
+        ChallengeFields {
+            token_type: self.token_type,
+            issuer_name: &self.issuer_name,
+            redemption_context: &self.redemption_context,
+            origin_info: &self.origin_info,
+        }
+    }
+
+    /// Serializes the challenge: fields back to back, lengths big-endian.
+    pub fn encode(&self) -> Result<Vec<u8>, ChallengeError> {
+        let mut out = Vec::new();
+        self.fields().encode_into(&mut out)?;
         Ok(out)
     }
 

@@ -1,0 +1,63 @@
+//! The handler's own cost, without sockets or hyper: `cargo bench --bench handler`.
+//! Calls `App::respond` in a loop for a real challenge and for a scripted
+//! error, with the journal on and off, and prints the time per request.
+
+use bytes::Bytes;
+use persona_mock::Settings;
+use persona_mock::app::{App, RequestBody};
+use persona_mock::clock::SystemClock;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn main() {
+    for (label, settings) in [
+        ("journal on", Settings::default()),
+        (
+            "journal off",
+            Settings {
+                journal: None,
+                ..Settings::default()
+            },
+        ),
+        (
+            "scenario forbidden",
+            Settings {
+                scenario: Some("forbidden".into()),
+                ..Settings::default()
+            },
+        ),
+        (
+            "scenario forbidden, no journal",
+            Settings {
+                scenario: Some("forbidden".into()),
+                journal: None,
+                ..Settings::default()
+            },
+        ),
+    ] {
+        let app = App::new(&settings, Arc::new(SystemClock::new())).unwrap();
+        let parts = hyper::Request::builder()
+            .method("POST")
+            .uri("/api/privacy/v1/relays/challenge")
+            .header("host", "127.0.0.1:9577")
+            .header("content-type", "application/json")
+            .header("content-length", "36")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let body = Bytes::from_static(br#"{"claim-type":"age_over18_verified"}"#);
+        for _ in 0..10_000 {
+            app.respond(&parts, RequestBody::Complete(body.clone()));
+        }
+        let n = 200_000;
+        let start = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(app.respond(&parts, RequestBody::Complete(body.clone())));
+        }
+        println!(
+            "{label}: {:.2} µs per request",
+            start.elapsed().as_secs_f64() * 1e6 / n as f64
+        );
+    }
+}

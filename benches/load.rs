@@ -1,0 +1,537 @@
+//! The persona-mock benchmark: `cargo bench --bench load`.
+//!
+//! In one run on one machine it measures, with the load generator and the
+//! servers taking turns:
+//! - throughput, p50 and p99 latency and server CPU per request of
+//!   `POST /api/privacy/v1/relays/challenge` over 1, 16 and 64 keep-alive
+//!   connections, for the default configuration, for a `times = "always"`
+//!   429 scenario, and for a bare hyper server answering a fixed JSON body
+//!   of the same size (the baseline);
+//! - startup: process start to the first successful challenge, with the
+//!   default configuration and with 100 claim types;
+//! - memory: peak RSS idle, and RSS while 1,000,000 requests go through with
+//!   the journal on.
+//!
+//! The load generator is a raw HTTP/1.1 client on one thread; each
+//! connection sends its next request when the previous response has been
+//! read (keep-alive, no pipelining). Figures are
+//! medians of several runs. `BENCH_SECONDS` (default 2) and `BENCH_RUNS`
+//! (default 3) change the measuring time and the number of runs.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const PATH: &str = "/api/privacy/v1/relays/challenge";
+const BODY: &str = r#"{"claim-type":"age_over18_verified"}"#;
+const CONNECTIONS: [usize; 3] = [1, 16, 64];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--serve-baseline") {
+        let size = args[i + 1].parse().expect("body size");
+        serve_baseline(size);
+        return;
+    }
+    let seconds: f64 = env_or("BENCH_SECONDS", 2.0);
+    let runs: usize = env_or("BENCH_RUNS", 3.0) as usize;
+    let work = std::env::temp_dir().join(format!("persona-mock-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut report = String::new();
+    let mut say = |line: String| {
+        println!("{line}");
+        report.push_str(&line);
+        report.push('\n');
+    };
+
+    say(format!("# persona-mock benchmark\n\n{}\n", machine()));
+    say(format!(
+        "Command: `cargo bench --bench load` ({seconds} s per measurement, {runs} runs, medians)\n"
+    ));
+
+    // Throughput and latency.
+    std::fs::write(
+        work.join("bench-429.toml"),
+        "description = \"always 429\"\n[[step]]\nstatus = 429\ntimes = \"always\"\nheaders = { \"RateLimit-Limit\" = 300, \"RateLimit-Remaining\" = 0, \"RateLimit-Reset\" = 30 }\n",
+    )
+    .unwrap();
+    let mock = Server::mock(&[]);
+    let scenario_dir = work.display().to_string();
+    let scripted = Server::mock(&["--scenarios-dir", &scenario_dir, "--scenario", "bench-429"]);
+    let size = first_response(mock.address).len();
+    let baseline = Server::baseline(size);
+    let targets = [
+        ("persona-mock", &mock, 200u16),
+        ("persona-mock, 429 scenario", &scripted, 429),
+        ("bare hyper", &baseline, 200),
+    ];
+    let mut results: Vec<Vec<Vec<Measure>>> =
+        vec![vec![Vec::new(); CONNECTIONS.len()]; targets.len()];
+    for _ in 0..runs {
+        for (c, &connections) in CONNECTIONS.iter().enumerate() {
+            for (t, (_, server, status)) in targets.iter().enumerate() {
+                let measure = measure(
+                    server,
+                    connections,
+                    Load::For(Duration::from_secs_f64(seconds)),
+                    *status,
+                );
+                results[t][c].push(measure);
+            }
+        }
+    }
+    say("## Throughput and latency\n".into());
+    say(format!(
+        "Response body: {size} bytes (the baseline sends a fixed body of the same size).\n"
+    ));
+    say("| server | connections | requests/s | p50 | p99 | server CPU per request |".into());
+    say("|---|---|---|---|---|---|".into());
+    let mut medians = vec![vec![Measure::default(); CONNECTIONS.len()]; targets.len()];
+    for (t, (name, _, _)) in targets.iter().enumerate() {
+        for (c, connections) in CONNECTIONS.iter().enumerate() {
+            let m = Measure::median(&results[t][c]);
+            say(format!(
+                "| {name} | {connections} | {:.0} | {} | {} | {:.1} µs |",
+                m.throughput,
+                micros(m.p50),
+                micros(m.p99),
+                m.cpu_per_request_us
+            ));
+            medians[t][c] = m;
+        }
+    }
+    say("\n| connections | mock / baseline throughput | 429 scenario / baseline | baseline / mock CPU per request |".into());
+    say("|---|---|---|---|".into());
+    for (c, connections) in CONNECTIONS.iter().enumerate() {
+        say(format!(
+            "| {connections} | {:.2} | {:.2} | {:.2} |",
+            medians[0][c].throughput / medians[2][c].throughput,
+            medians[1][c].throughput / medians[2][c].throughput,
+            medians[2][c].cpu_per_request_us / medians[0][c].cpu_per_request_us,
+        ));
+    }
+    drop((mock, scripted, baseline));
+
+    // Startup.
+    say("\n## Startup: process start to the first successful challenge\n".into());
+    let claim_types: Vec<String> = (0..100)
+        .map(|i| format!("\"bench_claim_{i:03}\""))
+        .collect();
+    let config = work.join("hundred.toml");
+    std::fs::write(
+        &config,
+        format!("[claim-types]\nonly = [{}]\n", claim_types.join(", ")),
+    )
+    .unwrap();
+    say("| configuration | median | p90 | runs |".into());
+    say("|---|---|---|---|".into());
+    for (label, args, claim) in [
+        ("defaults", vec![], "age_over18_verified"),
+        (
+            "100 claim types",
+            vec!["--config".to_string(), config.display().to_string()],
+            "bench_claim_050",
+        ),
+    ] {
+        let mut times: Vec<Duration> = (0..21).map(|_| startup(&args, claim)).collect();
+        times.sort();
+        say(format!(
+            "| {label} | {} | {} | {} |",
+            millis(times[times.len() / 2]),
+            millis(times[times.len() * 9 / 10]),
+            times.len()
+        ));
+    }
+
+    // Memory.
+    say("\n## Memory (journal on, default limits)\n".into());
+    let server = Server::mock(&[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let idle = memory(server.child.id());
+    say(format!(
+        "Idle after startup: RSS {} KiB, peak {} KiB.\n",
+        idle.0, idle.1
+    ));
+    say("| requests so far | RSS | peak RSS |".into());
+    say("|---|---|---|".into());
+    let mut total = 0u64;
+    for _ in 0..4 {
+        let m = measure(&server, 16, Load::Count(250_000), 200);
+        total += m.requests;
+        let (rss, peak) = memory(server.child.id());
+        say(format!("| {total} | {rss} KiB | {peak} KiB |"));
+    }
+    drop(server);
+
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/benchmarks");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("latest.md"), &report).unwrap();
+    println!("\n(written to target/benchmarks/latest.md)");
+    let _ = std::fs::remove_dir_all(work);
+}
+
+fn env_or(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn micros(d: Duration) -> String {
+    format!("{} µs", d.as_micros())
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The machine, for the record.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown".to_string(), |m| m.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0);
+    format!(
+        "Machine: {model}, {cores} cores, {} GiB memory, {}",
+        memory / 1024 / 1024,
+        std::env::consts::OS
+    )
+}
+
+/// A server process under test.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Server {
+    fn mock(args: &[&str]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_persona-mock"));
+        command.args(["--port", "0"]).args(args);
+        Server::spawn(command, "persona-mock listening on http://")
+    }
+
+    fn baseline(size: usize) -> Server {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.args(["--serve-baseline", &size.to_string()]);
+        Server::spawn(command, "baseline listening on ")
+    }
+
+    fn spawn(mut command: Command, prefix: &str) -> Server {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("ready line {line:?}"))
+            .parse()
+            .unwrap();
+        Server { child, address }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// RSS and peak RSS of a process, KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time a process has used (user + system).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / 100.0)
+}
+
+/// One raw request on a fresh connection; returns the body.
+fn first_response(address: SocketAddr) -> Vec<u8> {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST {PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response")
+        + 4;
+    assert!(
+        bytes.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    bytes[split..].to_vec()
+}
+
+/// Process start to the first successful challenge.
+fn startup(args: &[String], claim_type: &str) -> Duration {
+    let started = Instant::now();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_persona-mock"));
+    command.args(["--port", "0"]).args(args);
+    let server = Server::spawn(command, "persona-mock listening on http://");
+    let mut stream = std::net::TcpStream::connect(server.address).unwrap();
+    let body = format!(r#"{{"claim-type":"{claim_type}"}}"#);
+    write!(
+        stream,
+        "POST {PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        bytes.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    elapsed
+}
+
+/// How long a measurement runs.
+#[derive(Clone, Copy)]
+enum Load {
+    For(Duration),
+    Count(u64),
+}
+
+#[derive(Clone, Copy, Default)]
+struct Measure {
+    requests: u64,
+    throughput: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_request_us: f64,
+}
+
+impl Measure {
+    fn median(runs: &[Measure]) -> Measure {
+        let pick = |key: &dyn Fn(&Measure) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(key).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        Measure {
+            requests: pick(&|m| m.requests as f64) as u64,
+            throughput: pick(&|m| m.throughput),
+            p50: Duration::from_secs_f64(pick(&|m| m.p50.as_secs_f64())),
+            p99: Duration::from_secs_f64(pick(&|m| m.p99.as_secs_f64())),
+            cpu_per_request_us: pick(&|m| m.cpu_per_request_us),
+        }
+    }
+}
+
+/// Drives `connections` keep-alive connections against `server`.
+///
+/// The generator is a raw HTTP/1.1 client (a request prepared once, the
+/// response read by `Content-Length`) on one thread: it shares the machine
+/// with the server, so the less work it does, the more the figures say about
+/// the server.
+fn measure(server: &Server, connections: usize, load: Load, status: u16) -> Measure {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let address = server.address;
+    let warmup = match load {
+        Load::For(_) => Duration::from_millis(300),
+        Load::Count(_) => Duration::ZERO,
+    };
+    let request: Arc<[u8]> = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    )
+    .into_bytes()
+    .into();
+    let expected = format!("HTTP/1.1 {status} ");
+    runtime.block_on(async move {
+        let budget = Arc::new(AtomicU64::new(match load {
+            Load::Count(n) => n,
+            Load::For(_) => u64::MAX,
+        }));
+        let begin = Instant::now();
+        let measuring_from = begin + warmup;
+        let deadline = match load {
+            Load::For(d) => Some(measuring_from + d),
+            Load::Count(_) => None,
+        };
+        let pid = server.child.id();
+        let cpu_at_start = Arc::new(std::sync::OnceLock::<(Instant, Duration)>::new());
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| {
+                let budget = budget.clone();
+                let request = request.clone();
+                let expected = expected.clone();
+                let cpu_at_start = cpu_at_start.clone();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    let mut buffer = vec![0u8; 8192];
+                    let mut latencies = Vec::with_capacity(1 << 16);
+                    loop {
+                        if deadline.is_some_and(|d| Instant::now() >= d) {
+                            break;
+                        }
+                        if budget
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                                b.checked_sub(1)
+                            })
+                            .is_err()
+                        {
+                            break;
+                        }
+                        let sent = Instant::now();
+                        stream.write_all(&request).await.unwrap();
+                        let mut filled = 0;
+                        let total = loop {
+                            let n = stream.read(&mut buffer[filled..]).await.unwrap();
+                            assert!(n > 0, "the server closed the connection");
+                            filled += n;
+                            if let Some(end) =
+                                buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n")
+                            {
+                                let head = std::str::from_utf8(&buffer[..end]).unwrap();
+                                assert!(head.starts_with(&expected), "{head}");
+                                let length: usize = head
+                                    .lines()
+                                    .find_map(|l| {
+                                        let (name, value) = l.split_once(':')?;
+                                        name.eq_ignore_ascii_case("content-length")
+                                            .then(|| value.trim().parse().ok())?
+                                    })
+                                    .expect("content-length");
+                                break end + 4 + length;
+                            }
+                        };
+                        while filled < total {
+                            let n = stream.read(&mut buffer[filled..]).await.unwrap();
+                            assert!(n > 0, "the server closed the connection");
+                            filled += n;
+                        }
+                        if sent >= measuring_from {
+                            cpu_at_start.get_or_init(|| (sent, cpu_time(pid)));
+                            latencies.push(sent.elapsed().as_micros() as u32);
+                        }
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.unwrap());
+        }
+        let (start, cpu_before) = cpu_at_start
+            .get()
+            .copied()
+            .unwrap_or((begin, Duration::ZERO));
+        let elapsed = start.elapsed();
+        let cpu = cpu_time(pid).saturating_sub(cpu_before);
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            Duration::from_micros(latencies[((latencies.len() as f64 - 1.0) * q) as usize] as u64)
+        };
+        let requests = latencies.len() as u64;
+        Measure {
+            requests,
+            throughput: requests as f64 / elapsed.as_secs_f64(),
+            p50: at(0.50),
+            p99: at(0.99),
+            cpu_per_request_us: cpu.as_secs_f64() * 1e6 / requests as f64,
+        }
+    })
+}
+
+/// The baseline: a bare hyper server answering a fixed JSON body.
+fn serve_baseline(size: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let body = Bytes::from(format!(
+            "{{\"x\":\"{}\"}}",
+            "a".repeat(size.saturating_sub(8))
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("baseline listening on {}", listener.local_addr().unwrap());
+        std::io::stdout().flush().unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let _ = stream.set_nodelay(true);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let body = body.clone();
+                        async move {
+                            let _ = request.into_body().collect().await;
+                            let mut response = Response::new(Full::new(body));
+                            *response.status_mut() = StatusCode::OK;
+                            response
+                                .headers_mut()
+                                .insert("content-type", "application/json".parse().unwrap());
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+}
