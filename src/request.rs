@@ -195,14 +195,14 @@ impl<'de> Visitor<'de> for BodyVisitor {
 mod tests {
     use super::*;
 
-    fn object(
-        body: &str,
-    ) -> (
+    type Parts = (
         Option<Field>,
         Option<Field>,
         Option<String>,
         Option<(String, String)>,
-    ) {
+    );
+
+    fn object(body: &str) -> Parts {
         match parse(body.as_bytes()).unwrap() {
             Body::Object {
                 claim_type,
