@@ -16,7 +16,9 @@
 //! connection sends its next request when the previous response has been
 //! read (keep-alive, no pipelining). Figures are
 //! medians of several runs. `BENCH_SECONDS` (default 2) and `BENCH_RUNS`
-//! (default 3) change the measuring time and the number of runs.
+//! (default 3) change the measuring time and the number of runs;
+//! `PERSONA_MOCK_BIN` measures another build of the binary (to compare a
+//! change with what came before).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -179,6 +181,12 @@ fn main() {
     let _ = std::fs::remove_dir_all(work);
 }
 
+/// The binary under test: this build's, or `PERSONA_MOCK_BIN`.
+fn mock_binary() -> String {
+    std::env::var("PERSONA_MOCK_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_persona-mock").to_string())
+}
+
 fn env_or(name: &str, default: f64) -> f64 {
     std::env::var(name)
         .ok()
@@ -230,7 +238,7 @@ struct Server {
 
 impl Server {
     fn mock(args: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_persona-mock"));
+        let mut command = Command::new(mock_binary());
         command.args(["--port", "0"]).args(args);
         Server::spawn(command, "persona-mock listening on http://")
     }
@@ -319,7 +327,7 @@ fn first_response(address: SocketAddr) -> Vec<u8> {
 /// Process start to the first successful challenge.
 fn startup(args: &[String], claim_type: &str) -> Duration {
     let started = Instant::now();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_persona-mock"));
+    let mut command = Command::new(mock_binary());
     command.args(["--port", "0"]).args(args);
     let server = Server::spawn(command, "persona-mock listening on http://");
     let mut stream = std::net::TcpStream::connect(server.address).unwrap();
