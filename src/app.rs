@@ -71,6 +71,8 @@ pub enum RequestBody {
     TooLarge,
     /// The body could not be read (the client went away or sent bad framing).
     Unreadable(String),
+    /// The body did not arrive within the body read timeout.
+    TimedOut,
 }
 
 /// Why the mock could not start.
@@ -170,6 +172,8 @@ pub struct App {
     response_keys: [[String; 3]; 3],
     /// Largest body accepted.
     max_body_bytes: usize,
+    /// Header, timeout and connection limits.
+    limits: crate::config::Limits,
     /// The scenarios in force.
     pub(crate) scenarios: ScenarioStore,
     /// Each session's progress through scenarios, and its bound scenario.
@@ -289,6 +293,7 @@ impl App {
             production: environment_headers(&settings.production),
             response_keys,
             max_body_bytes: settings.max_body_bytes,
+            limits: settings.limits,
             scenarios,
             sessions: Sessions::default(),
             journal: settings.journal.map(Journal::new),
@@ -314,6 +319,42 @@ impl App {
     /// Largest request body accepted.
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes
+    }
+
+    /// Header, timeout and connection limits.
+    pub fn limits(&self) -> crate::config::Limits {
+        self.limits
+    }
+
+    /// 431 if the request head is over the limits.
+    fn check_head(&self, parts: &Parts) -> Result<(), ApiError> {
+        let count = parts.headers.len();
+        if count > self.limits.max_headers {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!(
+                    "The request has {count} header lines; at most {} are accepted.",
+                    self.limits.max_headers
+                ),
+            ));
+        }
+        let size = parts.method.as_str().len()
+            + parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
+            + parts
+                .headers
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 4)
+                .sum::<usize>();
+        if size > self.limits.max_header_bytes {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!(
+                    "The request line and headers are {size} bytes; at most {} are accepted.",
+                    self.limits.max_header_bytes
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The scenarios in force.
@@ -388,6 +429,14 @@ impl App {
 
     /// Answers one request. Never panics: a bug becomes a Persona-shaped 500.
     pub fn respond(&self, parts: &Parts, body: RequestBody) -> Answer {
+        if let Err(error) = self.check_head(parts) {
+            let response = self.guarded(parts, |_| Err(error));
+            return Answer {
+                response,
+                delay: None,
+                fault: None,
+            };
+        }
         if is_control_path(parts.uri.path()) {
             let response = self.guarded(parts, |_| self.control(parts, &body));
             return Answer {
@@ -523,6 +572,15 @@ impl App {
                 return Err(ApiError::bad_request(format!(
                     "The request body could not be read: {reason}"
                 )));
+            }
+            RequestBody::TimedOut => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "The request body did not arrive within {} ms.",
+                        self.limits.body_read_timeout.as_millis()
+                    ),
+                ));
             }
         };
         let request = self.parse_challenge_request(&body)?;

@@ -49,6 +49,35 @@ pub struct EnvironmentIds {
     pub organization_id: String,
 }
 
+/// Protective limits on what a client may send and hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head (request line and headers), bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// Most header lines in a request; more gets 431.
+    pub max_headers: usize,
+    /// How long a client may take to send a request head before the
+    /// connection is closed (slow clients are dropped, not served forever).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request body; slower gets 408.
+    pub body_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen queue
+    /// until one closes, without affecting those being served.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// Everything that shapes the mock's behaviour.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -73,6 +102,8 @@ pub struct Settings {
     pub allow_unknown_fields: bool,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Header, timeout and connection limits.
+    pub limits: Limits,
     /// API keys listed in the config file.
     pub api_keys: HashMap<String, ApiKey>,
     /// Whether any `persona_sandbox_…` / `persona_production_…` key is valid.
@@ -116,6 +147,7 @@ impl Default for Settings {
             claim_types: DEFAULT_CLAIM_TYPES.iter().map(|s| s.to_string()).collect(),
             allow_unknown_fields: false,
             max_body_bytes: 1024 * 1024,
+            limits: Limits::default(),
             api_keys: HashMap::new(),
             accept_prefixed_keys: true,
             rate_limit: 300,
@@ -192,6 +224,7 @@ impl Settings {
         if errors.list.is_empty() {
             Ok(settings)
         } else {
+            errors.list.sort_by_key(|e| e.position);
             Err(ConfigErrors(errors.list))
         }
     }
@@ -307,6 +340,48 @@ struct RawConfig {
     strict: Option<bool>,
     control_token: Option<Spanned<String>>,
     journal: Option<RawJournal>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    max_header_bytes: Option<Spanned<u64>>,
+    max_headers: Option<Spanned<u64>>,
+    header_read_timeout_ms: Option<Spanned<u64>>,
+    body_read_timeout_ms: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+}
+
+/// The allowed range of each limit, shared by the config file and the flags.
+pub const LIMIT_RANGES: [(&str, u64, u64); 5] = [
+    ("max-header-bytes", 1024, 1024 * 1024),
+    ("max-headers", 1, 1000),
+    ("header-read-timeout-ms", 100, 600_000),
+    ("body-read-timeout-ms", 100, 600_000),
+    ("max-connections", 1, 100_000),
+];
+
+impl Limits {
+    /// Sets the limit called `name` (as in [`LIMIT_RANGES`]) if `value` is in
+    /// its range; otherwise says what is allowed.
+    pub fn set(&mut self, name: &str, value: u64) -> Result<(), String> {
+        let (_, min, max) = LIMIT_RANGES
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .ok_or_else(|| format!("unknown limit {name}"))?;
+        if !(*min..=*max).contains(&value) {
+            return Err(format!("{name} must be from {min} to {max} (got {value})"));
+        }
+        match name {
+            "max-header-bytes" => self.max_header_bytes = value as usize,
+            "max-headers" => self.max_headers = value as usize,
+            "header-read-timeout-ms" => self.header_read_timeout = Duration::from_millis(value),
+            "body-read-timeout-ms" => self.body_read_timeout = Duration::from_millis(value),
+            _ => self.max_connections = value as usize,
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -579,6 +654,21 @@ impl RawConfig {
                 );
             }
         }
+        if let Some(limits) = self.limits {
+            for (name, value) in [
+                ("max-header-bytes", limits.max_header_bytes),
+                ("max-headers", limits.max_headers),
+                ("header-read-timeout-ms", limits.header_read_timeout_ms),
+                ("body-read-timeout-ms", limits.body_read_timeout_ms),
+                ("max-connections", limits.max_connections),
+            ] {
+                if let Some(value) = value
+                    && let Err(message) = s.limits.set(name, *value.get_ref())
+                {
+                    errors.at(&value, format!("limits.{message}"));
+                }
+            }
+        }
         if let Some(journal) = self.journal {
             let mut limits = JournalLimits::default();
             let mut bound = |value: Option<Spanned<u64>>, slot: &mut usize, key: &str, min: u64| {
@@ -779,5 +869,22 @@ mod tests {
             "{error}"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let s = parse("[limits]\nmax-headers = 10\nbody-read-timeout-ms = 500\n").unwrap();
+        assert_eq!(s.limits.max_headers, 10);
+        assert_eq!(s.limits.body_read_timeout, Duration::from_millis(500));
+        assert_eq!(s.limits.max_connections, Limits::default().max_connections);
+        let error = parse("[limits]\nmax-connections = 0\nmax-header-bytes = 10\n").unwrap_err();
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "mock.toml:2:19: limits.max-connections must be from 1 to 100000 (got 0)",
+                "mock.toml:3:20: limits.max-header-bytes must be from 1024 to 1048576 (got 10)",
+            ]
+        );
     }
 }

@@ -56,6 +56,24 @@ struct Cli {
     /// `Persona-Mock-Token: TOKEN`.
     #[arg(long, env = "PERSONA_MOCK_CONTROL_TOKEN", value_name = "TOKEN")]
     control_token: Option<String>,
+    /// Largest request body, bytes (larger gets 413).
+    #[arg(long, env = "PERSONA_MOCK_MAX_BODY_BYTES", value_name = "N")]
+    max_body_bytes: Option<u64>,
+    /// Largest request line and headers, bytes (larger gets 431).
+    #[arg(long, env = "PERSONA_MOCK_MAX_HEADER_BYTES", value_name = "N")]
+    max_header_bytes: Option<u64>,
+    /// Most header lines in a request (more gets 431).
+    #[arg(long, env = "PERSONA_MOCK_MAX_HEADERS", value_name = "N")]
+    max_headers: Option<u64>,
+    /// Time a client has to send a request's headers before it is dropped, ms.
+    #[arg(long, env = "PERSONA_MOCK_HEADER_READ_TIMEOUT_MS", value_name = "MS")]
+    header_read_timeout_ms: Option<u64>,
+    /// Time a client has to send a request's body (slower gets 408), ms.
+    #[arg(long, env = "PERSONA_MOCK_BODY_READ_TIMEOUT_MS", value_name = "MS")]
+    body_read_timeout_ms: Option<u64>,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "PERSONA_MOCK_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -109,6 +127,29 @@ fn main() -> ExitCode {
     }
     if cli.no_journal {
         settings.journal = None;
+    }
+    if let Some(bytes) = cli.max_body_bytes {
+        match usize::try_from(bytes) {
+            Ok(bytes) if bytes >= 64 => settings.max_body_bytes = bytes,
+            _ => {
+                eprintln!("persona-mock: --max-body-bytes must be at least 64 (got {bytes})");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    for (name, value) in [
+        ("max-header-bytes", cli.max_header_bytes),
+        ("max-headers", cli.max_headers),
+        ("header-read-timeout-ms", cli.header_read_timeout_ms),
+        ("body-read-timeout-ms", cli.body_read_timeout_ms),
+        ("max-connections", cli.max_connections),
+    ] {
+        if let Some(value) = value
+            && let Err(message) = settings.limits.set(name, value)
+        {
+            eprintln!("persona-mock: --{message}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
     }
     if let Some(token) = cli.control_token {
         if !persona_mock::config::is_control_token(&token) {

@@ -195,7 +195,21 @@ impl BoundServer {
         // Tells requests that hang on purpose to give up when shutdown starts.
         let (stopping, stop_signal) = watch::channel(false);
         let mut shutdown = std::pin::pin!(shutdown);
+        let limits = app.limits();
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            // persona-mock answers heads over its limits with a Persona-shaped
+            // 431; hyper's own (empty-bodied) 431 is a backstop well above them.
+            .max_headers(limits.max_headers * 2 + 16)
+            .max_buf_size((limits.max_header_bytes * 2).max(16 * 1024));
+        let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
         loop {
+            // Past max-connections, new connections wait in the listen queue.
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                _ = &mut shutdown => break,
+            };
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
@@ -205,14 +219,13 @@ impl BoundServer {
                         let service = service_fn(move |request| {
                             answer(app.clone(), request, stop_signal.clone())
                         });
-                        let connection = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .serve_connection(TokioIo::new(stream), service);
+                        let connection = http.serve_connection(TokioIo::new(stream), service);
                         let connection = graceful.watch(connection);
                         tokio::spawn(async move {
                             if let Err(error) = connection.await {
                                 tracing::debug!(%peer, %error, "connection ended with an error");
                             }
+                            drop(slot);
                         });
                     }
                     Err(error) => {
@@ -269,10 +282,12 @@ async fn answer(
     let body = if declared.is_some_and(|n| n > limit as u64) {
         RequestBody::TooLarge
     } else {
-        match Limited::new(body, limit).collect().await {
-            Ok(collected) => RequestBody::Complete(collected.to_bytes()),
-            Err(error) if error.is::<LengthLimitError>() => RequestBody::TooLarge,
-            Err(error) => RequestBody::Unreadable(error.to_string()),
+        let timeout = app.limits().body_read_timeout;
+        match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+            Ok(Ok(collected)) => RequestBody::Complete(collected.to_bytes()),
+            Ok(Err(error)) if error.is::<LengthLimitError>() => RequestBody::TooLarge,
+            Ok(Err(error)) => RequestBody::Unreadable(error.to_string()),
+            Err(_) => RequestBody::TimedOut,
         }
     };
     let Answer {

@@ -350,3 +350,40 @@ fn a_short_control_token_exits_2() {
         "persona-mock: --control-token must be 8 to 256 visible ASCII characters without spaces\n"
     );
 }
+
+#[test]
+fn limit_flags_are_checked() {
+    let (code, _, stderr) = run_to_end(binary().args(["--max-connections", "0"]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "persona-mock: --max-connections must be from 1 to 100000 (got 0)\n"
+    );
+    let (code, _, stderr) = run_to_end(binary().args(["--max-body-bytes", "10"]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "persona-mock: --max-body-bytes must be at least 64 (got 10)\n"
+    );
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
+    let (mut child, address) = start(binary().args(["--port", "0", "--scenario", "slow"]));
+    let client = {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            post_challenge(&address, r#"{"claim-type":"age_over18_verified"}"#)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    assert_eq!(terminate(&mut child), 0);
+    let reply = client.join().unwrap();
+    assert_eq!(
+        reply.status, 200,
+        "the in-flight request was answered in full"
+    );
+    assert!(reply.json()["challenge"].is_string());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

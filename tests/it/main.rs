@@ -6,6 +6,7 @@ mod challenge;
 mod cli;
 mod control;
 mod conventions;
+mod limits;
 mod readme;
 mod scenario_files;
 mod scenarios;

@@ -1,0 +1,173 @@
+//! Limits: oversized heads, slow clients, connection caps. Each is answered
+//! with a Persona-shaped error where HTTP allows, and the server goes on.
+
+use crate::support::{CHALLENGE, TestServer, parse_response, send, send_raw};
+use persona_mock::config::Limits;
+use persona_mock::{MockServer, Settings};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const AGE18: &str = r#"{"claim-type":"age_over18_verified"}"#;
+
+async fn with_limits(edit: impl FnOnce(&mut Limits)) -> TestServer {
+    let mut settings = Settings::default();
+    edit(&mut settings.limits);
+    TestServer::with(MockServer::builder().settings(settings)).await
+}
+
+fn request_with_headers(extra: &str) -> String {
+    format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{AGE18}",
+        AGE18.len()
+    )
+}
+
+#[tokio::test]
+async fn too_many_headers_get_a_persona_431() {
+    let server = with_limits(|l| l.max_headers = 8).await;
+    let extra: String = (0..10).map(|i| format!("X-Extra-{i}: {i}\r\n")).collect();
+    let reply = send_raw(server.addr(), request_with_headers(&extra).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 431);
+    assert_eq!(
+        reply.text(),
+        r#"{"errors":[{"title":"Request Header Fields Too Large","details":"The request has 14 header lines; at most 8 are accepted."}]}"#
+    );
+    assert!(reply.header("request-id").is_some());
+    assert_eq!(
+        server.challenge(AGE18, &[]).await.status,
+        200,
+        "the server goes on"
+    );
+}
+
+#[tokio::test]
+async fn oversized_headers_get_a_persona_431() {
+    let server = with_limits(|l| l.max_header_bytes = 1024).await;
+    let extra = format!("X-Big: {}\r\n", "a".repeat(2000));
+    let reply = send_raw(server.addr(), request_with_headers(&extra).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 431);
+    let details = reply.json()["errors"][0]["details"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        details.ends_with("bytes; at most 1024 are accepted."),
+        "{details}"
+    );
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+}
+
+#[tokio::test]
+async fn far_oversized_heads_are_refused_before_parsing_and_the_server_goes_on() {
+    let server = with_limits(|l| l.max_header_bytes = 1024).await;
+    let extra = format!("X-Huge: {}\r\n", "a".repeat(100_000));
+    let reply = send_raw(server.addr(), request_with_headers(&extra).as_bytes()).await;
+    // Above the backstop hyper answers 431 itself (no body), or the connection closes.
+    if let Some(reply) = reply {
+        assert_eq!(reply.status, 431);
+    }
+    assert_eq!(server.challenge(AGE18, &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_headers_is_dropped() {
+    let server = with_limits(|l| l.header_read_timeout = Duration::from_millis(300)).await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(b"POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer)).await;
+    assert!(read.is_ok(), "the connection was closed, not held open");
+    assert_eq!(server.challenge(AGE18, &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_gets_a_persona_408() {
+    let server = with_limits(|l| l.body_read_timeout = Duration::from_millis(300)).await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"claim"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buffer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer))
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = parse_response(&buffer).expect("a response");
+    assert_eq!(reply.status, 408);
+    assert_eq!(
+        reply.text(),
+        r#"{"errors":[{"title":"Request Timeout","details":"The request body did not arrive within 300 ms."}]}"#
+    );
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_without_affecting_served_ones() {
+    let server = with_limits(|l| l.max_connections = 2).await;
+    let keep_alive = format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{AGE18}",
+        AGE18.len()
+    );
+    let mut first = TcpStream::connect(server.addr()).await.unwrap();
+    let mut second = TcpStream::connect(server.addr()).await.unwrap();
+    for stream in [&mut first, &mut second] {
+        stream.write_all(keep_alive.as_bytes()).await.unwrap();
+        assert!(read_one(stream).await.starts_with("HTTP/1.1 200"));
+    }
+    // A third connection is not served while both slots are taken...
+    let mut third = TcpStream::connect(server.addr()).await.unwrap();
+    third.write_all(keep_alive.as_bytes()).await.unwrap();
+    let mut byte = [0u8; 1];
+    let waited = tokio::time::timeout(Duration::from_millis(300), third.read(&mut byte)).await;
+    assert!(waited.is_err(), "the third connection waits");
+    // ...while the served ones go on.
+    first.write_all(keep_alive.as_bytes()).await.unwrap();
+    assert!(read_one(&mut first).await.starts_with("HTTP/1.1 200"));
+    // When one closes, the waiting one is served.
+    drop(second);
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_one(&mut third))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Reads one response on a keep-alive connection.
+async fn read_one(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&bytes));
+        bytes.extend_from_slice(&chunk[..n]);
+        if let Some(reply) = parse_response(&bytes)
+            && reply
+                .header("content-length")
+                .and_then(|l| l.parse::<usize>().ok())
+                == Some(reply.body.len())
+        {
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+    }
+}
+
+#[tokio::test]
+async fn control_requests_are_held_to_the_same_limits() {
+    let server = with_limits(|l| l.max_headers = 4).await;
+    let headers: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("x-{i}"), "1".to_string()))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let reply = send(server.addr(), "GET", "/__mock/health", &headers, b"").await;
+    assert_eq!(reply.status, 431);
+}
