@@ -7,6 +7,7 @@ mod cli;
 mod control;
 mod conventions;
 mod limits;
+mod openapi;
 mod properties;
 mod readme;
 mod scenario_files;
