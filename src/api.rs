@@ -48,6 +48,8 @@ pub struct ApiError {
     pub pointer: Option<Cow<'static, str>>,
     /// Details of further errors with the same title (`errors[1..]`).
     pub more: Vec<String>,
+    /// For 405: the methods the resource allows, sent as `Allow`.
+    pub allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +79,15 @@ impl ApiError {
             details: details.into(),
             pointer: None,
             more: Vec::new(),
+            allow: None,
+        }
+    }
+
+    /// 405 Method Not Allowed, with the methods to send as `Allow`.
+    pub fn method_not_allowed(allow: &'static str, details: impl Into<String>) -> ApiError {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::new(StatusCode::METHOD_NOT_ALLOWED, details)
         }
     }
 

@@ -529,9 +529,8 @@ impl App {
             ));
         }
         if parts.method != Method::POST {
-            extra.insert(ALLOW, HeaderValue::from_static("POST"));
-            return Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
+            return Err(ApiError::method_not_allowed(
+                "POST",
                 format!("{CHALLENGE_PATH} only allows POST (got {}).", parts.method),
             ));
         }
@@ -680,6 +679,7 @@ impl App {
                     details,
                     pointer: pointer.clone().map(Cow::Owned),
                     more: Vec::new(),
+                    allow: None,
                 };
                 error_response(&error)
             }
@@ -1030,11 +1030,8 @@ fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
 /// The session a request belongs to: the `Persona-Mock-Session` header,
 /// else the path prefix's, else the Bearer API key, else the shared default.
 fn session_id<'a>(headers: &'a HeaderMap, route: &Route<'a>) -> Result<Cow<'a, str>, ApiError> {
-    let valid = |id: &[u8]| {
-        !id.is_empty() && id.len() <= 128 && id.iter().all(|b| (0x21..=0x7e).contains(b))
-    };
     if let Some(value) = headers.get(&SESSION_HEADER) {
-        if !valid(value.as_bytes()) {
+        if !is_session_id(value.as_bytes()) {
             return Err(ApiError::bad_request(
                 "Persona-Mock-Session must be 1 to 128 visible ASCII characters without spaces.",
             ));
@@ -1042,12 +1039,7 @@ fn session_id<'a>(headers: &'a HeaderMap, route: &Route<'a>) -> Result<Cow<'a, s
         return Ok(String::from_utf8_lossy(value.as_bytes()));
     }
     if let Some(session) = route.session {
-        if !valid(session.as_bytes()) {
-            return Err(ApiError::bad_request(
-                "The session in the path must be 1 to 128 visible ASCII characters.",
-            ));
-        }
-        return Ok(Cow::Borrowed(session));
+        return session_segment(session);
     }
     let bearer = headers
         .get(AUTHORIZATION)
@@ -1185,7 +1177,57 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
 
 /// Persona's error envelope for an API error.
 pub fn error_response(error: &ApiError) -> HttpResponse {
-    json_response(error.status, error.body())
+    let mut response = json_response(error.status, error.body());
+    if let Some(allow) = error.allow {
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+/// Decodes `%XX` escapes (and `+` as a space, in queries).
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Whether a session id is 1 to 128 visible ASCII characters.
+pub(crate) fn is_session_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// A session id from a path segment, percent-decoded and checked.
+pub(crate) fn session_segment(raw: &str) -> Result<Cow<'_, str>, ApiError> {
+    let decoded = if raw.contains('%') {
+        percent_decode(raw).map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(raw))
+    };
+    decoded.filter(|id| is_session_id(id.as_bytes())).ok_or_else(|| {
+        ApiError::bad_request(
+            "The session in the path must be 1 to 128 visible ASCII characters (percent-encoded where needed).",
+        )
+    })
 }
 
 /// Client input echoed in messages is cut to 100 characters.

@@ -142,6 +142,8 @@ struct Window {
 
 /// Above this many tracked keys, expired windows are dropped on insert.
 const PRUNE_ABOVE: usize = 10_000;
+/// The most windows kept open at once.
+const MAX_WINDOWS: usize = 100_000;
 
 /// A fixed-window limiter: a window opens with a key's first request and
 /// lasts the window length given with each request; requests past the limit
@@ -172,6 +174,11 @@ impl RateLimiter {
             None => {
                 if windows.len() >= PRUNE_ABOVE {
                     windows.retain(|_, w| now < w.start + w.length);
+                }
+                if windows.len() >= MAX_WINDOWS {
+                    // A flood of distinct keys within one window: start over
+                    // rather than grow without bound.
+                    windows.clear();
                 }
                 windows.entry(key.to_owned()).or_insert(Window {
                     start: now,

@@ -4,11 +4,14 @@
 //! loopback address unless a control token is set.
 
 use crate::api::ApiError;
-use crate::app::{App, ControlAccess, HttpResponse, RequestBody, UnmatchedRequest, json_response};
+use crate::app::{
+    App, ControlAccess, HttpResponse, RequestBody, UnmatchedRequest, is_session_id, json_response,
+    percent_decode, session_segment,
+};
 use crate::auth::scenario_window_key;
 use crate::journal::JournalEntry;
 use crate::keys::Namespace;
-use crate::scenario::{Scenario, Then, is_scenario_name};
+use crate::scenario::{MAX_UPLOADS, Scenario, Then, UploadError, is_scenario_name};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
@@ -152,9 +155,7 @@ fn session_param(parts: &Parts) -> Result<Option<String>, ApiError> {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if key == "session" {
             let value = percent_decode(value)
-                .filter(|v| {
-                    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| (0x21..=0x7e).contains(&b))
-                })
+                .filter(|v| is_session_id(v.as_bytes()))
                 .ok_or_else(|| {
                     ApiError::bad_request("session must be 1 to 128 visible ASCII characters.")
                 })?;
@@ -164,35 +165,8 @@ fn session_param(parts: &Parts) -> Result<Option<String>, ApiError> {
     Ok(None)
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn method_not_allowed(allow: &'static str, method: &Method, path: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("{path} allows {allow} (got {method})."),
-    )
+    ApiError::method_not_allowed(allow, format!("{path} allows {allow} (got {method})."))
 }
 
 impl App {
@@ -298,12 +272,13 @@ impl App {
                 }
                 _ => Err(method_not_allowed("POST", method, path)),
             },
-            ["sessions", id] => match *method {
-                Method::GET => self.session_view(id),
+            ["sessions", raw] => match *method {
+                Method::GET => self.session_view(&session_segment(raw)?),
                 Method::PUT => {
+                    let id = session_segment(raw)?;
                     let name = scenario_field(body)?;
-                    self.bind_scenario(id, name.as_deref())?;
-                    self.session_view(id)
+                    self.bind_scenario(&id, name.as_deref())?;
+                    self.session_view(&id)
                 }
                 _ => Err(method_not_allowed("GET, PUT", method, path)),
             },
@@ -437,13 +412,19 @@ impl App {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| ApiError::bad_request("The scenario must be UTF-8 TOML text."))?;
         let existed = self.scenarios.current().get(name).is_some();
-        let scenario = self.scenarios.upload(name, text).map_err(|errors| {
-            let mut all = errors.into_iter().map(|e| e.to_string());
-            let first = all.next().unwrap_or_default();
-            ApiError {
-                more: all.collect(),
-                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, first)
+        let scenario = self.scenarios.upload(name, text).map_err(|error| match error {
+            UploadError::Invalid(errors) => {
+                let mut all = errors.into_iter().map(|e| e.to_string());
+                let first = all.next().unwrap_or_default();
+                ApiError {
+                    more: all.collect(),
+                    ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, first)
+                }
             }
+            UploadError::TooMany => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("{MAX_UPLOADS} scenarios were uploaded already; replace one of them, or restart persona-mock."),
+            ),
         })?;
         self.sessions.restart(name);
         let status = if existed {

@@ -10,7 +10,7 @@ mod store;
 
 pub use load::{ScenarioSet, is_scenario_name, parse_scenario, scenario_name};
 pub use sessions::Sessions;
-pub use store::{ScenarioStore, StoreError};
+pub use store::{MAX_UPLOADS, ScenarioStore, StoreError, UploadError};
 
 use hyper::StatusCode;
 use hyper::header::{HeaderName, HeaderValue};

@@ -16,6 +16,20 @@ struct SessionState {
     bound: Option<String>,
 }
 
+/// How many sessions are tracked before unbound ones are forgotten.
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// Keeps the session map bounded: at the limit, sessions without a bound
+/// scenario are forgotten (they start their scenarios over).
+fn make_room(states: &mut HashMap<String, SessionState>) {
+    if states.len() >= MAX_SESSIONS {
+        tracing::warn!(
+            "more than {MAX_SESSIONS} sessions; forgetting the progress of unbound ones"
+        );
+        states.retain(|_, s| s.bound.is_some());
+    }
+}
+
 /// Scenario state of every session.
 #[derive(Default)]
 pub struct Sessions {
@@ -39,6 +53,9 @@ impl Sessions {
         request: &dyn RequestFacts,
     ) -> Option<Pick> {
         let mut states = self.lock();
+        if !states.contains_key(session) {
+            make_room(&mut states);
+        }
         let state = match states.get_mut(session) {
             Some(state) => state,
             None => states.entry(session.to_owned()).or_default(),
@@ -73,6 +90,9 @@ impl Sessions {
     /// starts that scenario from its first step.
     pub fn bind(&self, session: &str, scenario: Option<String>) {
         let mut states = self.lock();
+        if !states.contains_key(session) {
+            make_room(&mut states);
+        }
         let state = states.entry(session.to_owned()).or_default();
         match (&state.bound, &scenario) {
             (None, Some(_)) => self.bound_count.fetch_add(1, Ordering::Relaxed),
@@ -109,5 +129,26 @@ impl Sessions {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionState>> {
         self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_map_stays_bounded_and_keeps_bindings() {
+        let sessions = Sessions::default();
+        sessions.bind("kept", Some("slow".into()));
+        {
+            let mut states = sessions.lock();
+            for i in 0..MAX_SESSIONS {
+                states.insert(format!("s{i}"), SessionState::default());
+            }
+        }
+        sessions.bind("new", None);
+        let states = sessions.lock();
+        assert!(states.len() <= 2, "{}", states.len());
+        assert_eq!(states["kept"].bound.as_deref(), Some("slow"));
     }
 }

@@ -28,6 +28,18 @@ pub struct ScenarioStore {
     changes: Mutex<(BTreeMap<String, Arc<Scenario>>, Fingerprint)>,
 }
 
+/// How many scenarios can be uploaded (replacing one does not count).
+pub const MAX_UPLOADS: usize = 1_000;
+
+/// Why an upload was refused.
+#[derive(Debug)]
+pub enum UploadError {
+    /// The scenario has errors, each placed by line and column.
+    Invalid(Vec<ConfigError>),
+    /// [`MAX_UPLOADS`] scenarios were uploaded already.
+    TooMany,
+}
+
 /// Why the store could not be built.
 #[derive(Debug)]
 pub enum StoreError {
@@ -98,10 +110,14 @@ impl ScenarioStore {
     /// Validates `text` as scenario `name` exactly like a file and, if it is
     /// valid, adds it (replacing one of the same name). Nothing changes when
     /// it is invalid.
-    pub fn upload(&self, name: &str, text: &str) -> Result<Arc<Scenario>, Vec<ConfigError>> {
+    pub fn upload(&self, name: &str, text: &str) -> Result<Arc<Scenario>, UploadError> {
         let path = PathBuf::from(format!("{name}.toml"));
-        let scenario = Arc::new(parse_scenario(name, text, &path, "uploaded")?);
+        let scenario =
+            Arc::new(parse_scenario(name, text, &path, "uploaded").map_err(UploadError::Invalid)?);
         let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        if changes.0.len() >= MAX_UPLOADS && !changes.0.contains_key(name) {
+            return Err(UploadError::TooMany);
+        }
         changes.0.insert(name.to_string(), scenario.clone());
         let set = self.current().with(scenario.clone());
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
@@ -163,4 +179,26 @@ fn fingerprint(dirs: &[PathBuf], files: &[PathBuf]) -> Fingerprint {
             (path, modified, len)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_are_bounded_but_replacing_one_is_not_refused() {
+        let store = ScenarioStore::load(&[], None).unwrap();
+        let text = "description = \"x\"\n[[step]]\nstatus = 500\n";
+        for i in 0..MAX_UPLOADS {
+            store.upload(&format!("up-{i}"), text).unwrap();
+        }
+        assert!(matches!(
+            store.upload("one-more", text),
+            Err(UploadError::TooMany)
+        ));
+        store
+            .upload("up-7", text)
+            .expect("replacing an upload is allowed");
+        assert!(store.current().get("one-more").is_none());
+    }
 }

@@ -575,3 +575,55 @@ async fn the_library_handle_reads_resets_and_binds() {
     );
     assert!(server.server.bind_scenario("lib", Some("nope")).is_err());
 }
+
+#[tokio::test]
+async fn wrong_methods_on_control_endpoints_get_405_with_allow() {
+    let server = TestServer::start().await;
+    for (method, path, allow) in [
+        ("TRACE", "/__mock/health", "GET"),
+        ("POST", "/__mock/keys", "GET"),
+        ("PATCH", "/__mock/requests", "GET, DELETE"),
+        ("GET", "/__mock/reset", "POST"),
+        ("DELETE", "/__mock/sessions/x", "GET, PUT"),
+    ] {
+        let reply = control(server.addr(), method, path, "").await;
+        assert_eq!(reply.status, 405, "{method} {path}");
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(reply.json()["errors"][0]["title"], "Method Not Allowed");
+    }
+}
+
+#[tokio::test]
+async fn session_ids_in_paths_are_percent_decoded_and_checked() {
+    let server = TestServer::start().await;
+    challenge_in(&server, "my-test", AGE18).await;
+    let journal = get_json(server.addr(), "/__mock/requests?session=my%2Dtest").await;
+    assert_eq!(journal["count"], 1);
+    control(
+        server.addr(),
+        "PUT",
+        "/__mock/sessions/my%2Dtest",
+        r#"{"scenario":"forbidden"}"#,
+    )
+    .await;
+    assert_eq!(
+        challenge_in(&server, "my-test", AGE18).await.status,
+        403,
+        "the decoded id is the same session"
+    );
+    for bad in [
+        "/__mock/sessions/a%20b",
+        "/__mock/sessions/%E1%9A%9B",
+        "/__mock/sessions/%zz",
+    ] {
+        let reply = control(server.addr(), "GET", bad, "").await;
+        assert_eq!(reply.status, 400, "{bad}");
+    }
+    let prefixed = format!("/__mock/sessions/a%20b{CHALLENGE}");
+    assert_eq!(
+        send(server.addr(), "POST", &prefixed, &[], AGE18.as_bytes())
+            .await
+            .status,
+        400
+    );
+}
