@@ -25,13 +25,17 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{Server, cpu_time, memory, mock_binary};
 
 const PATH: &str = "/api/privacy/v1/relays/challenge";
 const BODY: &str = r#"{"claim-type":"age_over18_verified"}"#;
@@ -181,12 +185,6 @@ fn main() {
     let _ = std::fs::remove_dir_all(work);
 }
 
-/// The binary under test: this build's, or `PERSONA_MOCK_BIN`.
-fn mock_binary() -> String {
-    std::env::var("PERSONA_MOCK_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_persona-mock").to_string())
-}
-
 fn env_or(name: &str, default: f64) -> f64 {
     std::env::var(name)
         .ok()
@@ -228,76 +226,6 @@ fn machine() -> String {
         memory / 1024 / 1024,
         std::env::consts::OS
     )
-}
-
-/// A server process under test.
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Server {
-    fn mock(args: &[&str]) -> Server {
-        let mut command = Command::new(mock_binary());
-        command.args(["--port", "0"]).args(args);
-        Server::spawn(command, "persona-mock listening on http://")
-    }
-
-    fn baseline(size: usize) -> Server {
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command.args(["--serve-baseline", &size.to_string()]);
-        Server::spawn(command, "baseline listening on ")
-    }
-
-    fn spawn(mut command: Command, prefix: &str) -> Server {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .trim()
-            .strip_prefix(prefix)
-            .unwrap_or_else(|| panic!("ready line {line:?}"))
-            .parse()
-            .unwrap();
-        Server { child, address }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// RSS and peak RSS of a process, KiB.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// CPU time a process has used (user + system).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Duration::from_secs_f64(ticks as f64 / 100.0)
 }
 
 /// One raw request on a fresh connection; returns the body.

@@ -1,0 +1,84 @@
+//! What the benchmarks share: server processes, their memory and CPU.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The binary under test: this build's, or `PERSONA_MOCK_BIN`.
+pub fn mock_binary() -> String {
+    std::env::var("PERSONA_MOCK_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_persona-mock").to_string())
+}
+
+/// A server process under test.
+pub struct Server {
+    pub child: Child,
+    pub address: SocketAddr,
+}
+
+impl Server {
+    pub fn mock(args: &[&str]) -> Server {
+        let mut command = Command::new(mock_binary());
+        command.args(["--port", "0"]).args(args);
+        Server::spawn(command, "persona-mock listening on http://")
+    }
+
+    #[allow(dead_code)]
+    pub fn baseline(size: usize) -> Server {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.args(["--serve-baseline", &size.to_string()]);
+        Server::spawn(command, "baseline listening on ")
+    }
+
+    pub fn spawn(mut command: Command, prefix: &str) -> Server {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("ready line {line:?}"))
+            .parse()
+            .unwrap();
+        Server { child, address }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// RSS and peak RSS of a process, KiB.
+pub fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time a process has used (user + system).
+#[allow(dead_code)]
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / 100.0)
+}
