@@ -91,3 +91,14 @@ fn the_readme_lists_every_control_endpoint() {
         assert!(section.contains(endpoint), "{endpoint} is not documented");
     }
 }
+
+#[test]
+fn the_readme_limits_are_the_defaults() {
+    let limits = persona_mock::config::Limits::default();
+    let text = readme();
+    let section = &text[text.find("## Limits").unwrap()..text.find("## Profiles").unwrap()];
+    assert!(section.contains(&format!("| {} KiB |", limits.max_header_bytes / 1024)));
+    assert!(section.contains(&format!("| {} |", limits.max_headers)));
+    assert!(section.contains(&format!("| {} s |", limits.header_read_timeout.as_secs())));
+    assert!(section.contains("| 1,024 |") && limits.max_connections == 1024);
+}
