@@ -14,7 +14,11 @@ for target in codec scenario request; do
   n=$(( ${runs[$target]} * scale ))
   mkdir -p "corpus/$target"
   started=$(date +%s)
-  if cargo fuzz run "$target" -O "corpus/$target" "seeds/$target" -- -runs="$n" -print_final_stats=1 >"corpus/$target.log" 2>&1; then
+  # The request target keeps one App across runs (its journal and sessions
+  # grow by design), which LeakSanitizer would rescan after every input.
+  extra=()
+  [ "$target" = request ] && extra=(-detect_leaks=0)
+  if cargo fuzz run "$target" -O "corpus/$target" "seeds/$target" -- -runs="$n" -print_final_stats=1 "${extra[@]}" >"corpus/$target.log" 2>&1; then
     echo "fuzz $target: $n runs clean in $(( $(date +%s) - started )) s"
   else
     echo "fuzz $target: FAILED after $(( $(date +%s) - started )) s; see fuzz/corpus/$target.log and fuzz/artifacts/$target/"

@@ -7,14 +7,18 @@ use libfuzzer_sys::fuzz_target;
 use persona_mock::Settings;
 use persona_mock::app::{App, RequestBody};
 use persona_mock::clock::SystemClock;
+use persona_mock::journal::JournalLimits;
 use std::sync::{Arc, OnceLock};
 
 fn app() -> &'static App {
     static APP: OnceLock<App> = OnceLock::new();
     APP.get_or_init(|| {
+        // A small journal keeps journal reads (which format every entry) fast.
+        let journal = JournalLimits { per_session: 20, total: 100, body_bytes: 256 };
         let settings = Settings {
             seed: Some(1),
             strict: true,
+            journal: Some(journal),
             ..Settings::default()
         };
         App::new(&settings, Arc::new(SystemClock::new())).expect("the defaults load")
