@@ -145,7 +145,7 @@ async fn drive(address: std::net::SocketAddr, deadline: Instant, counts: Arc<Cou
                     other => counts.fail(format!("scripted request got {other:?}")),
                 }
                 n += 1;
-                if n % 50 == 0 {
+                if n.is_multiple_of(50) {
                     let reset = format!("POST /__mock/reset?session=scripted-{i} HTTP/1.1\r\nHost: soak\r\nContent-Length: 0\r\n\r\n");
                     if exchange(&mut stream, reset.as_bytes(), &mut buffer).await != Some(200) {
                         counts.fail("reset failed".into());
