@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Server, cpu_time, memory, mock_binary};
+use support::{Server, content_length, cpu_time, memory, mock_binary, post_once};
 
 const PATH: &str = "/api/privacy/v1/relays/challenge";
 const BODY: &str = r#"{"claim-type":"age_over18_verified"}"#;
@@ -228,17 +228,9 @@ fn machine() -> String {
     )
 }
 
-/// One raw request on a fresh connection; returns the body.
+/// One request on a fresh connection; returns the body.
 fn first_response(address: SocketAddr) -> Vec<u8> {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "POST {PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    )
-    .unwrap();
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).unwrap();
+    let bytes = post_once(address, PATH, BODY);
     let split = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -258,16 +250,11 @@ fn startup(args: &[String], claim_type: &str) -> Duration {
     let mut command = Command::new(mock_binary());
     command.args(["--port", "0"]).args(args);
     let server = Server::spawn(command, "persona-mock listening on http://");
-    let mut stream = std::net::TcpStream::connect(server.address).unwrap();
-    let body = format!(r#"{{"claim-type":"{claim_type}"}}"#);
-    write!(
-        stream,
-        "POST {PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).unwrap();
+    let bytes = post_once(
+        server.address,
+        PATH,
+        &format!(r#"{{"claim-type":"{claim_type}"}}"#),
+    );
     let elapsed = started.elapsed();
     assert!(
         bytes.starts_with(b"HTTP/1.1 200"),
@@ -382,14 +369,7 @@ fn measure(server: &Server, connections: usize, load: Load, status: u16) -> Meas
                             {
                                 let head = std::str::from_utf8(&buffer[..end]).unwrap();
                                 assert!(head.starts_with(&expected), "{head}");
-                                let length: usize = head
-                                    .lines()
-                                    .find_map(|l| {
-                                        let (name, value) = l.split_once(':')?;
-                                        name.eq_ignore_ascii_case("content-length")
-                                            .then(|| value.trim().parse().ok())?
-                                    })
-                                    .expect("content-length");
+                                let length = content_length(head).expect("content-length");
                                 break end + 4 + length;
                             }
                         };

@@ -14,7 +14,7 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use support::{Server, memory};
+use support::{Server, content_length, memory, post_once};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -67,14 +67,7 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) 
         };
         let head = std::str::from_utf8(&buffer[..end]).ok()?;
         let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse().ok())?
-            })
-            .unwrap_or(0);
+        let length = content_length(head).unwrap_or(0);
         while buffer.len() < end + 4 + length {
             let n = stream.read(&mut chunk).await.ok()?;
             if n == 0 {
@@ -343,16 +336,7 @@ fn main() {
     if status != 200 {
         failures.push(format!("health after the soak: {status}"));
     }
-    let challenge = {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        stream
-            .write_all(&request(PATH, "Connection: close\r\n", BODY))
-            .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
-    };
+    let challenge = String::from_utf8_lossy(&post_once(address, PATH, BODY)).into_owned();
     if !challenge.starts_with("HTTP/1.1 200") || !challenge.contains("\"token-key-id\":\"") {
         failures.push("a challenge after the soak failed".into());
     }

@@ -82,3 +82,29 @@ pub fn cpu_time(pid: u32) -> Duration {
         + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     Duration::from_secs_f64(ticks as f64 / 100.0)
 }
+
+/// The `Content-Length` of a response head.
+pub fn content_length(head: &str) -> Option<usize> {
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })
+}
+
+/// POSTs `body` to `path` on a fresh connection and returns the whole
+/// response, head and body.
+#[allow(dead_code)]
+pub fn post_once(address: SocketAddr, path: &str, body: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    bytes
+}
