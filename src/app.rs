@@ -2,7 +2,7 @@
 //! challenge endpoint, as plain functions over a buffered request. Nothing
 //! here touches sockets, so tests can call it directly.
 
-use crate::api::{ApiError, Inflection, check_version, persona_title, to_kebab};
+use crate::api::{ApiError, Inflection, check_version, persona_title};
 use crate::auth::{AuthError, Authenticator, RateLimiter, rate_limit_details};
 use crate::clock::Clock;
 use crate::config::{ConfigErrors, RedemptionContext, Settings};
@@ -20,7 +20,6 @@ use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, H
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
 use rand::Rng;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1075,18 +1074,24 @@ impl<'a> Facts<'a> {
         if !inspects_body {
             return facts;
         }
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(bytes) else {
+        // The same reading of the body as the endpoint's own.
+        let Ok(Body::Object {
+            claim_type,
+            sandbox,
+            ..
+        }) = crate::request::parse(bytes)
+        else {
             return facts;
         };
-        facts.sandbox = Some(false);
-        for (key, value) in fields {
-            match (to_kebab(&key).as_ref(), value) {
-                ("claim-type", Value::String(s)) => facts.claim_type = Some(s),
-                ("sandbox", Value::Bool(b)) => facts.sandbox = Some(b),
-                ("sandbox", _) => facts.sandbox = None,
-                _ => {}
-            }
-        }
+        facts.claim_type = match claim_type {
+            Some((_, Scalar::Str(s))) => Some(s),
+            _ => None,
+        };
+        facts.sandbox = match sandbox {
+            None => Some(false),
+            Some((_, Scalar::Bool(b))) => Some(b),
+            Some(_) => None,
+        };
         facts
     }
 }
