@@ -852,7 +852,7 @@ impl App {
             redemption_context: context.as_ref().map_or(&[][..], |c| &c[..]),
             origin_info: &self.origin_info,
         };
-        let mut challenge = Vec::with_capacity(fields.len());
+        let mut challenge = Vec::with_capacity(fields.encoded_len());
         fields
             .encode_into(&mut challenge)
             .expect("settings are validated to fit a challenge");

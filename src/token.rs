@@ -94,19 +94,14 @@ pub struct ChallengeFields<'a> {
 }
 
 impl ChallengeFields<'_> {
-    /// The serialized length.
-    pub fn len(&self) -> usize {
+    /// The length of the serialized challenge.
+    pub fn encoded_len(&self) -> usize {
         2 + 2
             + self.issuer_name.len()
             + 1
             + self.redemption_context.len()
             + 2
             + self.origin_info.len()
-    }
-
-    /// Whether the serialized form is empty (never: it has fixed fields).
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     /// Appends the serialized challenge to `out`: fields back to back,
@@ -123,7 +118,7 @@ impl ChallengeFields<'_> {
             .map_err(|_| ChallengeError::TooLong("issuer_name"))?;
         let origin_len = u16::try_from(self.origin_info.len())
             .map_err(|_| ChallengeError::TooLong("origin_info"))?;
-        out.reserve(self.len());
+        out.reserve(self.encoded_len());
         out.extend_from_slice(&self.token_type.to_be_bytes());
         out.extend_from_slice(&issuer_len.to_be_bytes());
         out.extend_from_slice(self.issuer_name);

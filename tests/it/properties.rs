@@ -35,7 +35,7 @@ proptest! {
     #[test]
     fn token_challenges_round_trip(challenge in challenge()) {
         let bytes = challenge.encode().unwrap();
-        prop_assert_eq!(bytes.len(), challenge.fields().len());
+        prop_assert_eq!(bytes.len(), challenge.fields().encoded_len());
         prop_assert_eq!(TokenChallenge::decode(&bytes).unwrap(), challenge);
     }
 
