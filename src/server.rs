@@ -31,6 +31,9 @@ use tokio::task::JoinHandle;
 /// How long in-flight requests may take to finish after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How many header lines hyper parses by default (without allocating).
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 /// How often scenario files are checked for changes.
 pub const RELOAD_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -200,9 +203,13 @@ impl BoundServer {
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             // persona-mock answers heads over its limits with a Persona-shaped
-            // 431; hyper's own (empty-bodied) 431 is a backstop well above them.
-            .max_headers(limits.max_headers * 2 + 16)
+            // 431; hyper's own (empty-bodied) 431 is a backstop above them.
             .max_buf_size((limits.max_header_bytes * 2).max(16 * 1024));
+        // hyper parses up to 100 headers on the stack; a larger backstop makes
+        // it allocate for every request, so it is raised only when needed.
+        if limits.max_headers + 36 > HYPER_DEFAULT_MAX_HEADERS {
+            http.max_headers(limits.max_headers * 2);
+        }
         let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
         loop {
             // Past max-connections, new connections wait in the listen queue.
