@@ -11,7 +11,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 examples="${1:-50}"
-command -v schemathesis >/dev/null || python3 -m pip install --quiet schemathesis
+python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install --quiet schemathesis
+# The script pip installed, even where no shim or PATH entry points at it yet.
+st="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/schemathesis"
+[ -x "$st" ] || st="$(command -v schemathesis)"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 log="$(mktemp)"
 "$root/target/release/persona-mock" --port 0 >"$log" &
@@ -20,7 +23,7 @@ trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
 url="$(sed -n 's/^persona-mock listening on //p' "$log")"
 status=0
-schemathesis run "$root/openapi.yaml" --url "$url" \
+"$st" run "$root/openapi.yaml" --url "$url" \
   --exclude-checks positive_data_acceptance \
   --max-examples "$examples" --seed 1 --workers 1 --request-timeout 5 || status=$?
 kill -TERM "$pid"
