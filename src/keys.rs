@@ -94,12 +94,9 @@ impl IssuerKey {
         &self.token_key_id_hex
     }
 
-    /// The private key as a PKCS#8 PEM document.
-    pub fn to_pkcs8_pem(&self) -> String {
-        self.secret
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("a valid P-384 secret key always encodes as PKCS#8")
-            .to_string()
+    /// The private key, for issuing and verifying tokens.
+    pub fn secret(&self) -> &p384::SecretKey {
+        &self.secret
     }
 }
 
@@ -343,12 +340,11 @@ pub fn write_key_set(
                     message: "already exists; pass --force to replace the key set".into(),
                 });
             }
-            // The wire format does not matter for the private key.
-            let key = IssuerKey::from_p384(
-                source.generate(namespace, claim_type),
-                crate::profile::Profile::Reference.wire_format(),
-            );
-            std::fs::write(&path, key.to_pkcs8_pem()).map_err(|e| io_error(&path, e))?;
+            let pem = source
+                .generate(namespace, claim_type)
+                .to_pkcs8_pem(LineEnding::LF)
+                .expect("a valid P-384 secret key always encodes as PKCS#8");
+            std::fs::write(&path, pem.as_bytes()).map_err(|e| io_error(&path, e))?;
             written.push(path);
         }
     }
