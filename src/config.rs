@@ -189,6 +189,17 @@ impl Settings {
         }
     }
 
+    /// Sets the body limit if it is at least 64 bytes; otherwise says so.
+    pub fn set_max_body_bytes(&mut self, bytes: u64) -> Result<(), String> {
+        match usize::try_from(bytes) {
+            Ok(n) if n >= 64 => {
+                self.max_body_bytes = n;
+                Ok(())
+            }
+            _ => Err(format!("max-body-bytes must be at least 64 (got {bytes})")),
+        }
+    }
+
     /// The identifiers of an environment.
     pub fn environment(&self, environment: Environment) -> &EnvironmentIds {
         match environment {
@@ -533,14 +544,10 @@ impl RawConfig {
         if let Some(allow) = self.allow_unknown_fields {
             s.allow_unknown_fields = allow;
         }
-        if let Some(max) = self.max_body_bytes {
-            match usize::try_from(*max.get_ref()) {
-                Ok(bytes) if bytes >= 64 => s.max_body_bytes = bytes,
-                _ => errors.at(
-                    &max,
-                    format!("max-body-bytes must be at least 64 (got {})", max.get_ref()),
-                ),
-            }
+        if let Some(max) = self.max_body_bytes
+            && let Err(message) = s.set_max_body_bytes(*max.get_ref())
+        {
+            errors.at(&max, message);
         }
         if let Some(claim_types) = self.claim_types {
             validate_claim_types(claim_types, &mut s, errors);

@@ -128,14 +128,11 @@ fn main() -> ExitCode {
     if cli.no_journal {
         settings.journal = None;
     }
-    if let Some(bytes) = cli.max_body_bytes {
-        match usize::try_from(bytes) {
-            Ok(bytes) if bytes >= 64 => settings.max_body_bytes = bytes,
-            _ => {
-                eprintln!("persona-mock: --max-body-bytes must be at least 64 (got {bytes})");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        }
+    if let Some(bytes) = cli.max_body_bytes
+        && let Err(message) = settings.set_max_body_bytes(bytes)
+    {
+        eprintln!("persona-mock: --{message}");
+        return ExitCode::from(EXIT_CONFIG);
     }
     for (name, value) in [
         ("max-header-bytes", cli.max_header_bytes),
