@@ -1,11 +1,10 @@
 //! The handler's own cost, without sockets or hyper: `cargo bench --bench handler`.
-//! Calls `App::respond` in a loop for a real challenge and for a scripted
+//! Calls the request pipeline (`respond`) in a loop for a real challenge and for a scripted
 //! error, with the journal on and off, and prints the time per request.
 
 use bytes::Bytes;
-use persona_mock::Settings;
-use persona_mock::app::{App, RequestBody};
-use persona_mock::clock::SystemClock;
+use persona_mock::testing::{RequestBody, State, respond};
+use persona_mock::{Settings, SystemClock};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,7 +34,7 @@ fn main() {
             },
         ),
     ] {
-        let app = App::new(&settings, Arc::new(SystemClock::new())).unwrap();
+        let app = State::new(&settings, Arc::new(SystemClock::new())).unwrap();
         let parts = hyper::Request::builder()
             .method("POST")
             .uri("/api/privacy/v1/relays/challenge")
@@ -48,12 +47,12 @@ fn main() {
             .0;
         let body = Bytes::from_static(br#"{"claim-type":"age_over18_verified"}"#);
         for _ in 0..10_000 {
-            app.respond(&parts, RequestBody::Complete(body.clone()));
+            respond(&app, &parts, RequestBody::Complete(body.clone()));
         }
         let n = 200_000;
         let start = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(app.respond(&parts, RequestBody::Complete(body.clone())));
+            std::hint::black_box(respond(&app, &parts, RequestBody::Complete(body.clone())));
         }
         println!(
             "{label}: {:.2} µs per request",

@@ -1,4 +1,15 @@
-//! Opaque identifiers in Persona's style: a prefix and alphanumerics.
+//! Identifiers: opaque ids in Persona's style (a prefix and alphanumerics),
+//! the random or seeded bytes they are made from, and the session ids that
+//! tests choose.
+
+use crate::api::ApiError;
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use percent_encoding::percent_decode_str;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const ALPHANUMERIC: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -17,13 +28,137 @@ pub fn opaque(prefix: &str, bytes: &[u8]) -> String {
     out
 }
 
+/// What a stream of fresh bytes is for; each has its own seeded sequence.
+#[derive(Clone, Copy, Debug)]
+pub enum Stream {
+    /// `Request-Id` values.
+    RequestId,
+    /// Redemption contexts of challenges.
+    RedemptionContext,
+}
+
+/// Fresh bytes: random, or (with `--seed`) derived from the seed and a
+/// counter per stream, so a seeded run repeats itself exactly.
+pub struct Fresh {
+    seed: Option<u64>,
+    counters: [AtomicU64; 2],
+}
+
+impl Fresh {
+    /// Random bytes, or seeded ones when `seed` is set.
+    pub fn new(seed: Option<u64>) -> Fresh {
+        Fresh {
+            seed,
+            counters: [AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+
+    /// The next 32 bytes of a stream.
+    pub fn next(&self, stream: Stream) -> [u8; 32] {
+        let (label, counter): (&[u8], _) = match stream {
+            Stream::RequestId => (b"persona-mock request id\0", &self.counters[0]),
+            Stream::RedemptionContext => (b"persona-mock redemption context\0", &self.counters[1]),
+        };
+        match self.seed {
+            Some(seed) => Sha256::new()
+                .chain_update(label)
+                .chain_update(seed.to_be_bytes())
+                .chain_update(counter.fetch_add(1, Ordering::Relaxed).to_be_bytes())
+                .finalize()
+                .into(),
+            None => {
+                let mut bytes = [0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                bytes
+            }
+        }
+    }
+
+    /// A fresh `Request-Id` header value.
+    pub fn request_id(&self) -> HeaderValue {
+        let bytes = self.next(Stream::RequestId);
+        HeaderValue::from_maybe_shared(Bytes::from(opaque("req_", &bytes)))
+            .expect("ids are alphanumeric")
+    }
+}
+
+/// Whether a session id is 1 to 128 visible ASCII characters.
+pub fn is_session_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// A path segment with its `%XX` escapes decoded (`+` stays `+`); `None`
+/// if a `%` is not followed by two hex digits or the result is not UTF-8.
+pub fn decode_segment(raw: &str) -> Option<Cow<'_, str>> {
+    let bytes = raw.as_bytes();
+    let well_formed = bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
+    }
+    percent_decode_str(raw).decode_utf8().ok()
+}
+
+/// A query value decoded as HTML forms encode it: `+` is a space, then
+/// `%XX` escapes.
+pub fn decode_query_value(raw: &str) -> Option<String> {
+    let spaced = raw.replace('+', " ");
+    decode_segment(&spaced).map(Cow::into_owned)
+}
+
+/// A session id from a path segment, percent-decoded and checked.
+pub fn session_segment(raw: &str) -> Result<Cow<'_, str>, ApiError> {
+    decode_segment(raw)
+        .filter(|id| is_session_id(id.as_bytes()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "The session in the path must be 1 to 128 visible ASCII characters (percent-encoded where needed).",
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn ids_are_the_prefix_and_24_alphanumerics() {
-        let id = super::opaque("req_", &[255u8; 32]);
+        let id = opaque("req_", &[255u8; 32]);
         assert_eq!(id.len(), 28);
         assert!(id.starts_with("req_"));
         assert!(id[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn path_segments_keep_plus_and_queries_make_it_a_space() {
+        assert_eq!(decode_segment("a+b").unwrap(), "a+b");
+        assert_eq!(decode_segment("a+b%2Fc").unwrap(), "a+b/c");
+        assert_eq!(decode_segment("Bad%20Name").unwrap(), "Bad Name");
+        assert_eq!(decode_query_value("a+b").unwrap(), "a b");
+        assert_eq!(decode_query_value("a%2Bb+c").unwrap(), "a+b c");
+        assert!(decode_segment("%ff").is_none());
+        assert!(decode_segment("%zz").is_none());
+        assert!(decode_segment("a%2").is_none());
+    }
+
+    #[test]
+    fn a_plus_in_a_session_segment_is_kept() {
+        assert_eq!(session_segment("ci+run%2D1").unwrap(), "ci+run-1");
+        assert!(session_segment("a%20b").is_err());
+    }
+
+    #[test]
+    fn seeded_streams_repeat_and_differ() {
+        let one = Fresh::new(Some(7));
+        let two = Fresh::new(Some(7));
+        assert_eq!(one.next(Stream::RequestId), two.next(Stream::RequestId));
+        assert_ne!(
+            one.next(Stream::RequestId),
+            one.next(Stream::RedemptionContext)
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! `p384` (at random, or derived from `--seed`) or loaded from PEM files, and
 //! their `token-key` / `token-key-id` encodings, computed once per key.
 
-use crate::hex;
+use crate::privacypass::TokenType;
+use crate::privacypass::hex;
 use crate::profile::{TokenKeyEncoding, WireFormat};
-use crate::token::TokenType;
 use p384::elliptic_curve::sec1::ToSec1Point;
 use p384::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rand::Rng;
@@ -36,12 +36,28 @@ impl Namespace {
     }
 }
 
+/// The secret half of an issuer key; its kind fixes the token type.
+#[derive(Clone)]
+pub enum IssuerSecret {
+    /// A P-384 scalar: VOPRF(P-384, SHA-384), token type 0x0001.
+    P384(p384::SecretKey),
+}
+
+impl IssuerSecret {
+    /// The token type this secret issues.
+    pub fn token_type(&self) -> TokenType {
+        match self {
+            IssuerSecret::P384(_) => TokenType::VoprfP384,
+        }
+    }
+}
+
 /// An issuer key pair and its public encodings for one wire format.
 pub struct IssuerKey {
     /// The token type this key issues.
     pub token_type: TokenType,
     /// The private key; issuance and redemption will need it.
-    secret: p384::SecretKey,
+    secret: IssuerSecret,
     /// `token-key` before base64url: what `token_key_id` hashes.
     token_key: Vec<u8>,
     /// `token-key` as sent.
@@ -64,8 +80,9 @@ impl IssuerKey {
             TokenKeyEncoding::Rfc9578 => public.to_sec1_point(true).as_bytes().to_vec(),
         };
         let token_key_id: [u8; 32] = Sha256::digest(&token_key).into();
+        let secret = IssuerSecret::P384(secret);
         IssuerKey {
-            token_type: TokenType::VoprfP384,
+            token_type: secret.token_type(),
             token_key_b64: wire.padding.encode(&token_key),
             token_key_id_hex: hex::encode(&token_key_id),
             token_key,
@@ -95,7 +112,7 @@ impl IssuerKey {
     }
 
     /// The private key, for issuing and verifying tokens.
-    pub fn secret(&self) -> &p384::SecretKey {
+    pub fn secret(&self) -> &IssuerSecret {
         &self.secret
     }
 }
@@ -186,6 +203,8 @@ impl fmt::Display for KeyFileError {
     }
 }
 
+impl std::error::Error for KeyFileError {}
+
 impl KeyRing {
     /// A ring for `claim_types` whose keys all come from `source`.
     pub fn new(claim_types: &[String], source: KeySource, wire: WireFormat) -> KeyRing {
@@ -254,7 +273,7 @@ impl KeyRing {
                     Ok(secret) => {
                         slot.key = OnceLock::from(IssuerKey::from_p384(secret, wire));
                     }
-                    Err(message) => errors.push(KeyFileError { path, message }),
+                    Err(error) => errors.push(error),
                 }
             }
         }
@@ -304,14 +323,18 @@ impl KeyRing {
 
 /// Reads a P-384 private key from a PKCS#8 (`BEGIN PRIVATE KEY`) or SEC1
 /// (`BEGIN EC PRIVATE KEY`) PEM file.
-fn read_secret_key(path: &Path) -> Result<p384::SecretKey, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+fn read_secret_key(path: &Path) -> Result<p384::SecretKey, KeyFileError> {
+    let fail = |message: String| KeyFileError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     if text.contains("-----BEGIN EC PRIVATE KEY-----") {
         p384::SecretKey::from_sec1_pem(&text)
-            .map_err(|e| format!("not a P-384 SEC1 private key: {e}"))
+            .map_err(|e| fail(format!("not a P-384 SEC1 private key: {e}")))
     } else {
         p384::SecretKey::from_pkcs8_pem(&text).map_err(|e| {
-            format!("not a P-384 private key in PKCS#8 PEM (\"BEGIN PRIVATE KEY\") or SEC1 PEM (\"BEGIN EC PRIVATE KEY\"): {e}")
+            fail(format!("not a P-384 private key in PKCS#8 PEM (\"BEGIN PRIVATE KEY\") or SEC1 PEM (\"BEGIN EC PRIVATE KEY\"): {e}"))
         })
     }
 }

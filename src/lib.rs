@@ -5,27 +5,76 @@
 //! (error envelope, `Key-Inflection`, `Persona-Version`, `Request-Id`,
 //! `RateLimit-*`, environment headers). Start it in-process from Rust tests
 //! with [`MockServer::builder`], or run the `persona-mock` binary.
+//!
+//! # Layout
+//!
+//! Dependencies point down this list, never back up:
+//!
+//! - `http`: the hyper server ([`MockServer`]) and the request pipeline,
+//!   head limits → guard → route → session → scenario step → auth →
+//!   conventions → body → handler → journal; `http::router` holds the
+//!   endpoint table (path, method, auth policy, handler).
+//! - `handlers`: one file per endpoint (`challenge`), and the control API
+//!   under `/__mock/` as free functions over the state.
+//! - `state`: every store a request reads or changes (keys, scenarios,
+//!   sessions, rate limiter, journal, unmatched requests), with one
+//!   `reset`.
+//! - `settings`: defaults, [`Settings::validate`], and the config file;
+//!   `scenario`: scenario files, the step cursor and sessions.
+//! - `keys`, `auth`, `journal`, `ids`, `clock`, `diag`: the stores and
+//!   helpers the state is made of.
+//! - `api`: Persona's conventions with no state (error envelope,
+//!   inflection, versions, request schemas, JSON responses, endpoint
+//!   names); [`privacypass`]: codecs on bytes, no HTTP.
+//!
+//! A new endpoint is a [`Route`](api::route::Route) variant, one line in the
+//! router's table and one handler file, with its tests.
 
-pub mod api;
-pub mod app;
-pub mod auth;
-pub mod b64;
+pub(crate) mod api;
+pub(crate) mod auth;
 pub mod clock;
-pub mod config;
-pub mod control;
-pub mod hex;
-pub mod ids;
-pub mod journal;
-pub mod keys;
-pub mod profile;
-pub mod request;
-pub mod scenario;
-pub mod server;
-pub mod token;
+pub(crate) mod diag;
+pub(crate) mod error;
+pub(crate) mod handlers;
+pub(crate) mod http;
+pub(crate) mod ids;
+pub(crate) mod journal;
+pub(crate) mod keys;
+pub mod privacypass;
+pub(crate) mod profile;
+pub(crate) mod scenario;
+pub(crate) mod settings;
+pub(crate) mod state;
 
-pub use config::Settings;
-pub use profile::Profile;
-pub use server::{BoundServer, MockServer, MockServerBuilder};
+pub use api::ApiError;
+pub use auth::{ApiKey, Environment};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use diag::{ConfigError, ConfigErrors};
+pub use error::{EXIT_CONFIG, EXIT_RUNTIME, StartError};
+pub use http::server::{BoundServer, MockServer, MockServerBuilder};
+pub use journal::{AnsweredBy, JournalEntry, JournalLimits};
+pub use keys::{KeySource, write_key_set};
+pub use profile::{Profile, TokenKeyEncoding};
+pub use settings::{
+    EnvironmentIds, Limit, Limits, RedemptionContext, SettingError, SettingErrors, Settings,
+};
+
+/// Internals for persona-mock's own fuzz targets, benches and property
+/// tests. Not part of the library's API: it changes without notice.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::api::body::{RequestBody, parse as parse_body};
+    pub use crate::api::conventions::{Inflection, to_kebab};
+    pub use crate::api::route::Route;
+    pub use crate::http::{Answer, respond};
+    pub use crate::keys::IssuerKey;
+    pub use crate::profile::WireFormat;
+    pub use crate::scenario::{
+        BodyCondition, Cursor, Pick, RequestFacts, Scenario, ScenarioSet, Sessions, Step, StepBody,
+        Then, Times, When, parse_scenario,
+    };
+    pub use crate::state::State;
+}
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

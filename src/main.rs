@@ -2,17 +2,13 @@
 //! Everything else lives in the library.
 
 use clap::{Parser, Subcommand};
-use persona_mock::app::StartError;
-use persona_mock::keys::{KeySource, write_key_set};
-use persona_mock::{MockServer, Profile, Settings};
+use persona_mock::{
+    EXIT_CONFIG, EXIT_RUNTIME, KeySource, Limit, MockServer, Profile, SettingError, Settings,
+    StartError, write_key_set,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Exit code for a bad flag, config file or key file.
-const EXIT_CONFIG: u8 = 2;
-/// Exit code for a failure at run time (e.g. the port is taken).
-const EXIT_RUNTIME: u8 = 1;
 
 /// A mock of Persona's Relay / Privacy Pass API for tests.
 #[derive(Parser, Debug)]
@@ -128,34 +124,30 @@ fn main() -> ExitCode {
     if cli.no_journal {
         settings.journal = None;
     }
-    if let Some(bytes) = cli.max_body_bytes
-        && let Err(message) = settings.set_max_body_bytes(bytes)
-    {
-        eprintln!("persona-mock: --{message}");
-        return ExitCode::from(EXIT_CONFIG);
+    if let Some(bytes) = cli.max_body_bytes {
+        settings.max_body_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
     }
-    for (name, value) in [
-        ("max-header-bytes", cli.max_header_bytes),
-        ("max-headers", cli.max_headers),
-        ("header-read-timeout-ms", cli.header_read_timeout_ms),
-        ("body-read-timeout-ms", cli.body_read_timeout_ms),
-        ("max-connections", cli.max_connections),
-    ] {
-        if let Some(value) = value
-            && let Err(message) = settings.limits.set(name, value)
-        {
-            eprintln!("persona-mock: --{message}");
-            return ExitCode::from(EXIT_CONFIG);
+    for (limit, value) in Limit::ALL.into_iter().zip([
+        cli.max_header_bytes,
+        cli.max_headers,
+        cli.header_read_timeout_ms,
+        cli.body_read_timeout_ms,
+        cli.max_connections,
+    ]) {
+        if let Some(value) = value {
+            settings.limits.set(limit, value);
         }
     }
     if let Some(token) = cli.control_token {
-        if !persona_mock::config::is_control_token(&token) {
-            eprintln!(
-                "persona-mock: --control-token must be 8 to 256 visible ASCII characters without spaces"
-            );
-            return ExitCode::from(EXIT_CONFIG);
-        }
         settings.control_token = Some(token);
+    }
+    // The config file was checked on its own; what is wrong now came from
+    // a flag (or its environment variable).
+    if let Err(errors) = settings.validate() {
+        for error in &errors.0 {
+            eprintln!("persona-mock: {}", as_flag(error));
+        }
+        return ExitCode::from(EXIT_CONFIG);
     }
     match cli.command {
         Some(Command::Keygen { out, force }) => keygen(&settings, &out, force),
@@ -198,23 +190,9 @@ fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
             .await
         {
             Ok(bound) => bound,
-            Err(error @ StartError::KeyFiles(_)) => {
-                eprintln!("{error}");
-                eprintln!("persona-mock: the key files have errors; nothing was started");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-            Err(error @ StartError::Scenarios(_)) => {
-                eprintln!("{error}");
-                eprintln!("persona-mock: the scenario files have errors; nothing was started");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-            Err(error @ StartError::UnknownScenario { .. }) => {
-                eprintln!("persona-mock: {error}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
             Err(error) => {
-                eprintln!("persona-mock: {error}");
-                return ExitCode::from(EXIT_RUNTIME);
+                report(&error);
+                return ExitCode::from(error.exit_code());
             }
         };
         let mut stdout = std::io::stdout().lock();
@@ -224,6 +202,37 @@ fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
         bound.serve(stop).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Prints why the mock could not start.
+fn report(error: &StartError) {
+    match error {
+        StartError::KeyFiles(_) => {
+            eprintln!("{error}");
+            eprintln!("persona-mock: the key files have errors; nothing was started");
+        }
+        StartError::Scenarios(_) => {
+            eprintln!("{error}");
+            eprintln!("persona-mock: the scenario files have errors; nothing was started");
+        }
+        _ => eprintln!("persona-mock: {error}"),
+    }
+}
+
+/// A setting's error as the flag that set it would say it.
+fn as_flag(error: &SettingError) -> String {
+    let flag = Limit::ALL
+        .into_iter()
+        .find(|l| l.key() == error.key)
+        .map(Limit::name)
+        .or(match error.key {
+            "max-body-bytes" | "control-token" | "scenario" => Some(error.key),
+            _ => None,
+        });
+    match flag {
+        Some(flag) => format!("--{flag} {}", error.problem),
+        None => error.to_string(),
+    }
 }
 
 /// Listens for SIGINT and SIGTERM from now on; the future completes on

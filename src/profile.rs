@@ -1,12 +1,13 @@
 //! Wire profiles: the explicit choices where Persona's reference and the
-//! RFCs disagree, grouped under names selectable with `--profile`.
+//! RFCs disagree, grouped under names selectable with `--profile`. A profile
+//! chooses behaviour (the challenge format and the token type issued), not
+//! only encodings.
 
-use crate::b64::Padding;
-use serde::Deserialize;
+use crate::privacypass::TokenType;
+use crate::privacypass::b64::Padding;
 
 /// How a P-384 `token-key` is encoded before base64url.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKeyEncoding {
     /// DER SubjectPublicKeyInfo (120 bytes for P-384), as Persona's reference says.
     SpkiDer,
@@ -14,9 +15,21 @@ pub enum TokenKeyEncoding {
     Rfc9578,
 }
 
-/// The settings a profile fixes; each can be overridden in the config file.
+/// What the challenge endpoint's `challenge` holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeFormat {
+    /// The binary TokenChallenge of RFC 9577 §2.1.1.
+    Rfc9577,
+}
+
+/// The settings a profile fixes; encodings can be overridden in the config
+/// file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WireFormat {
+    /// What a challenge is.
+    pub challenge: ChallengeFormat,
+    /// The token type issued for every claim type.
+    pub token_type: TokenType,
     /// Encoding of `token-key` (and so the bytes `token-key-id` hashes).
     pub token_key: TokenKeyEncoding,
     /// Padding of every base64url value in responses.
@@ -24,8 +37,8 @@ pub struct WireFormat {
 }
 
 /// A named set of wire choices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Profile {
     /// As Persona's API reference describes it: DER SPKI token-key, unpadded base64url.
     Reference,
@@ -46,10 +59,14 @@ impl Profile {
     pub fn wire_format(self) -> WireFormat {
         match self {
             Profile::Reference => WireFormat {
+                challenge: ChallengeFormat::Rfc9577,
+                token_type: TokenType::VoprfP384,
                 token_key: TokenKeyEncoding::SpkiDer,
                 padding: Padding::Unpadded,
             },
             Profile::Rfc9578 => WireFormat {
+                challenge: ChallengeFormat::Rfc9577,
+                token_type: TokenType::VoprfP384,
                 token_key: TokenKeyEncoding::Rfc9578,
                 padding: Padding::Padded,
             },

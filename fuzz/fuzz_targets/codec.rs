@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persona_mock::b64::{self, Padding};
-use persona_mock::token::TokenChallenge;
+use persona_mock::privacypass::b64::{self, Padding};
+use persona_mock::privacypass::TokenChallenge;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(challenge) = TokenChallenge::decode(data) {

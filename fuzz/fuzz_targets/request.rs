@@ -4,14 +4,12 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use persona_mock::Settings;
-use persona_mock::app::{App, RequestBody};
-use persona_mock::clock::SystemClock;
-use persona_mock::journal::JournalLimits;
+use persona_mock::testing::{RequestBody, State, respond};
+use persona_mock::{JournalLimits, Settings, SystemClock};
 use std::sync::{Arc, OnceLock};
 
-fn app() -> &'static App {
-    static APP: OnceLock<App> = OnceLock::new();
+fn app() -> &'static State {
+    static APP: OnceLock<State> = OnceLock::new();
     APP.get_or_init(|| {
         // A small journal keeps journal reads (which format every entry) fast.
         let journal = JournalLimits { per_session: 20, total: 100, body_bytes: 256 };
@@ -21,7 +19,7 @@ fn app() -> &'static App {
             journal: Some(journal),
             ..Settings::default()
         };
-        App::new(&settings, Arc::new(SystemClock::new())).expect("the defaults load")
+        State::new(&settings, Arc::new(SystemClock::new())).expect("the defaults load")
     })
 }
 
@@ -57,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (parts, ()) = request.into_parts();
-    let answer = app().respond(&parts, RequestBody::Complete(Bytes::copy_from_slice(body)));
+    let answer = respond(app(), &parts, RequestBody::Complete(Bytes::copy_from_slice(body)));
     let status = answer.response.status();
     assert!(status.as_u16() >= 200, "{status}");
     if !status.is_success() && status != hyper::StatusCode::NO_CONTENT {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persona_mock::scenario::parse_scenario;
+use persona_mock::testing::parse_scenario;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

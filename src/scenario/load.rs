@@ -1,10 +1,12 @@
 //! Scenario files: strict, all-at-once loading. Every problem in every file
 //! is reported as `path:line:column: what is wrong and what is allowed`.
 
-use super::{Fault, Scenario, ScenarioRateLimit, Step, StepBody, Then, Times, When};
-use crate::config::{ConfigError, ConfigErrors, FileErrors};
+use super::{BodyCondition, Fault, Scenario, ScenarioRateLimit, Step, StepBody, Then, Times, When};
+use crate::api::route::Route;
+use crate::diag::{ConfigError, ConfigErrors, FileErrors};
 use hyper::StatusCode;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -135,6 +137,11 @@ fn file_error(path: &Path, message: String) -> ConfigError {
         position: None,
         message,
     }
+}
+
+/// Whether a scenario setting names a file rather than a scenario.
+pub fn is_scenario_path(value: &str) -> bool {
+    value.ends_with(".toml") || value.contains('/') || value.contains('\\')
 }
 
 /// Whether a scenario name can be used in headers, flags and paths.
@@ -602,6 +609,77 @@ impl Checker<'_> {
         out
     }
 
+    fn endpoints(&mut self, value: &Value<'_>) -> Vec<Route> {
+        let items: Vec<&Value<'_>> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Some(name) = self.string(item, "when.endpoint") else {
+                continue;
+            };
+            match Route::from_name(name) {
+                Some(route) => out.push(route),
+                None => self.at_value(
+                    item,
+                    format!(
+                        "unknown endpoint {name:?}; endpoints are {}",
+                        Route::names()
+                    ),
+                ),
+            }
+        }
+        out
+    }
+
+    /// A TOML value as the JSON value a body must hold.
+    fn json(&mut self, value: &Value<'_>) -> Option<Json> {
+        Some(match value.get_ref() {
+            DeValue::String(s) => Json::from(s.as_ref()),
+            DeValue::Boolean(b) => Json::Bool(*b),
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Json::from(n),
+                Err(_) => {
+                    self.at_value(value, format!("{} is too large", i.as_str()));
+                    return None;
+                }
+            },
+            DeValue::Float(f) => match f
+                .as_str()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                Some(n) => Json::Number(n),
+                None => {
+                    self.at_value(value, format!("{} is not a JSON number", f.as_str()));
+                    return None;
+                }
+            },
+            DeValue::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|item| self.json(item))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            DeValue::Table(table) => {
+                let mut map = serde_json::Map::new();
+                for (key, item) in table {
+                    map.insert(key.get_ref().to_string(), self.json(item)?);
+                }
+                Json::Object(map)
+            }
+            other => {
+                self.at_value(
+                    value,
+                    format!("a body value must be JSON: a string, number, boolean, array or table (got {})", other.type_str()),
+                );
+                return None;
+            }
+        })
+    }
+
     fn when(&mut self, value: &Value<'_>) -> When {
         let mut when = When::default();
         let Some(table) = self.table(value, "when") else {
@@ -610,10 +688,20 @@ impl Checker<'_> {
         for (key, value) in table {
             match key.get_ref().as_ref() {
                 "claim-type" => {
-                    when.claim_type = self.string(value, "when.claim-type").map(str::to_string)
+                    if let Some(text) = self.string(value, "when.claim-type") {
+                        when.body.push(BodyCondition {
+                            pointer: "/claim-type".into(),
+                            equals: Json::from(text),
+                            absent: None,
+                        });
+                    }
                 }
                 "sandbox" => match value.get_ref() {
-                    DeValue::Boolean(b) => when.sandbox = Some(*b),
+                    DeValue::Boolean(b) => when.body.push(BodyCondition {
+                        pointer: "/sandbox".into(),
+                        equals: Json::Bool(*b),
+                        absent: Some(Json::Bool(false)),
+                    }),
                     other => self.at_value(
                         value,
                         format!(
@@ -622,6 +710,28 @@ impl Checker<'_> {
                         ),
                     ),
                 },
+                "endpoint" => when.endpoints = self.endpoints(value),
+                "body" => {
+                    let Some(conditions) = self.table(value, "when.body") else {
+                        continue;
+                    };
+                    for (pointer, value) in conditions {
+                        if !pointer.get_ref().starts_with('/') {
+                            self.at(
+                                Some(pointer.span()),
+                                format!("when.body keys are JSON pointers starting with '/', like \"/claim-type\" (got {:?})", pointer.get_ref()),
+                            );
+                            continue;
+                        }
+                        if let Some(equals) = self.json(value) {
+                            when.body.push(BodyCondition {
+                                pointer: pointer.get_ref().to_string(),
+                                equals,
+                                absent: None,
+                            });
+                        }
+                    }
+                }
                 "header" => {
                     let Some(headers) = self.table(value, "when.header") else {
                         continue;
@@ -643,7 +753,7 @@ impl Checker<'_> {
                 }
                 other => self.at(
                     Some(key.span()),
-                    format!("unknown key `{other}` in when; allowed: claim-type, sandbox, header"),
+                    format!("unknown key `{other}` in when; allowed: endpoint, claim-type, sandbox, body, header"),
                 ),
             }
         }

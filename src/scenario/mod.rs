@@ -8,16 +8,18 @@ mod load;
 mod sessions;
 mod store;
 
-pub use load::{ScenarioSet, is_scenario_name, parse_scenario, scenario_name};
+pub use load::{ScenarioSet, is_scenario_name, is_scenario_path, parse_scenario, scenario_name};
 pub use sessions::Sessions;
 pub use store::{MAX_UPLOADS, ScenarioStore, StoreError, UploadError};
 
+use crate::api::route::Route;
 use hyper::StatusCode;
 use hyper::header::{HeaderName, HeaderValue};
+use serde_json::Value;
 use std::time::Duration;
 
 /// One scenario file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     /// The file stem; what headers, flags and paths name it by.
     pub name: String,
@@ -82,18 +84,31 @@ pub enum StepBody {
 }
 
 /// The conditions a request must meet for a step to answer it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct When {
-    /// The request's claim type (in any inflection of the key).
-    pub claim_type: Option<String>,
-    /// The request's `sandbox` (absent counts as false).
-    pub sandbox: Option<bool>,
+    /// The endpoints the step applies to; empty means every API endpoint.
+    pub endpoints: Vec<Route>,
+    /// Values the JSON body must hold (`when.claim-type` and `when.sandbox`
+    /// are written as conditions on `/claim-type` and `/sandbox`).
+    pub body: Vec<BodyCondition>,
     /// Request headers that must have exactly these values.
     pub headers: Vec<(HeaderName, String)>,
 }
 
+/// A value the request body must hold at a JSON pointer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BodyCondition {
+    /// An RFC 6901 pointer; its first segment names a top-level field in
+    /// any inflection (`/claim-type` also finds `claimType`).
+    pub pointer: String,
+    /// The value required there.
+    pub equals: Value,
+    /// The value an absent field counts as (`sandbox` absent is `false`).
+    pub absent: Option<Value>,
+}
+
 /// One scripted answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// The response status.
     pub status: StatusCode,
@@ -141,10 +156,11 @@ pub struct ScenarioRateLimit {
 
 /// What a `when` is checked against.
 pub trait RequestFacts {
-    /// The request's claim type, if its body is a JSON object with one.
-    fn claim_type(&self) -> Option<&str>;
-    /// The request's `sandbox`, false when absent; `None` if not a boolean.
-    fn sandbox(&self) -> Option<bool>;
+    /// The endpoint the request is for.
+    fn endpoint(&self) -> Route;
+    /// The body's value at a JSON pointer: `None` if the body is not a JSON
+    /// object, `Some(None)` if nothing is there.
+    fn body(&self, pointer: &str) -> Option<Option<&Value>>;
     /// A request header's value.
     fn header(&self, name: &HeaderName) -> Option<&[u8]>;
 }
@@ -152,19 +168,19 @@ pub trait RequestFacts {
 impl When {
     /// Whether a request meets every condition.
     pub fn matches(&self, request: &dyn RequestFacts) -> bool {
-        if let Some(claim_type) = &self.claim_type
-            && request.claim_type() != Some(claim_type.as_str())
-        {
+        if !self.endpoints.is_empty() && !self.endpoints.contains(&request.endpoint()) {
             return false;
         }
-        if let Some(sandbox) = self.sandbox
-            && request.sandbox() != Some(sandbox)
-        {
-            return false;
-        }
-        self.headers
-            .iter()
-            .all(|(name, value)| request.header(name) == Some(value.as_bytes()))
+        let body_holds = |condition: &BodyCondition| match request.body(&condition.pointer) {
+            None => false,
+            Some(Some(value)) => *value == condition.equals,
+            Some(None) => condition.absent.as_ref() == Some(&condition.equals),
+        };
+        self.body.iter().all(body_holds)
+            && self
+                .headers
+                .iter()
+                .all(|(name, value)| request.header(name) == Some(value.as_bytes()))
     }
 }
 
@@ -237,14 +253,14 @@ impl Cursor {
 mod tests {
     use super::*;
 
-    struct Facts(Option<&'static str>);
+    struct Facts(Option<Value>);
 
     impl RequestFacts for Facts {
-        fn claim_type(&self) -> Option<&str> {
-            self.0
+        fn endpoint(&self) -> Route {
+            Route::Challenge
         }
-        fn sandbox(&self) -> Option<bool> {
-            Some(false)
+        fn body(&self, pointer: &str) -> Option<Option<&Value>> {
+            Some(self.0.as_ref().filter(|_| pointer == "/claim-type"))
         }
         fn header(&self, _: &HeaderName) -> Option<&[u8]> {
             None
@@ -264,7 +280,14 @@ mod tests {
             delay: None,
             fault: None,
             when: When {
-                claim_type: claim_type.map(str::to_string),
+                body: claim_type
+                    .map(|c| BodyCondition {
+                        pointer: "/claim-type".into(),
+                        equals: Value::from(c),
+                        absent: None,
+                    })
+                    .into_iter()
+                    .collect(),
                 ..When::default()
             },
         }
@@ -287,7 +310,7 @@ mod tests {
             .iter()
             .map(|claim| {
                 cursor
-                    .advance(scenario, &Facts(*claim))
+                    .advance(scenario, &Facts(claim.map(Value::from)))
                     .map(|p| (p.step, p.repetition))
             })
             .collect()

@@ -3,7 +3,7 @@
 //! request always sees one consistent set.
 
 use super::{Scenario, ScenarioSet, parse_scenario, scenario_name};
-use crate::config::{ConfigError, ConfigErrors};
+use crate::diag::{ConfigError, ConfigErrors};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -60,7 +60,7 @@ impl ScenarioStore {
     pub fn load(dirs: &[PathBuf], default: Option<&str>) -> Result<ScenarioStore, StoreError> {
         let mut files = Vec::new();
         let default_name = match default {
-            Some(value) if looks_like_path(value) => {
+            Some(value) if super::is_scenario_path(value) => {
                 let path = PathBuf::from(value);
                 let name = scenario_name(&path).unwrap_or_default().to_string();
                 files.push(path);
@@ -114,7 +114,7 @@ impl ScenarioStore {
         let path = PathBuf::from(format!("{name}.toml"));
         let scenario =
             Arc::new(parse_scenario(name, text, &path, "uploaded").map_err(UploadError::Invalid)?);
-        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut changes = self.lock_changes();
         if changes.0.len() >= MAX_UPLOADS && !changes.0.contains_key(name) {
             return Err(UploadError::TooMany);
         }
@@ -126,14 +126,22 @@ impl ScenarioStore {
 
     /// Reloads the files if any changed since the last look. Returns the
     /// names of scenarios that changed; on errors the set in force stays.
+    ///
+    /// This reads files: call it off the async runtime. The files are read
+    /// and parsed without holding the lock uploads take; the lock is held
+    /// only to merge the uploads and swap the set in.
     pub fn reload_if_changed(&self) -> Result<Vec<String>, ConfigErrors> {
-        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let now = fingerprint(&self.dirs, &self.files);
+        if now == self.lock_changes().1 {
+            return Ok(Vec::new());
+        }
+        let loaded = ScenarioSet::load(&self.dirs, &self.files);
+        let mut changes = self.lock_changes();
         if now == changes.1 {
             return Ok(Vec::new());
         }
         changes.1 = now;
-        let mut set = ScenarioSet::load(&self.dirs, &self.files)?;
+        let mut set = loaded?;
         for uploaded in changes.0.values() {
             set = set.with(uploaded.clone());
         }
@@ -151,10 +159,12 @@ impl ScenarioStore {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
         Ok(changed)
     }
-}
 
-fn looks_like_path(value: &str) -> bool {
-    value.ends_with(".toml") || value.contains('/') || value.contains('\\')
+    fn lock_changes(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (BTreeMap<String, Arc<Scenario>>, Fingerprint)> {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Path, modification time and length of every scenario file watched.
@@ -200,5 +210,47 @@ mod tests {
             .upload("up-7", text)
             .expect("replacing an upload is allowed");
         assert!(store.current().get("one-more").is_none());
+    }
+
+    /// A reload that is stuck reading a file (here a FIFO nobody writes
+    /// yet) must not hold up uploads: files are read outside the lock.
+    #[cfg(unix)]
+    #[test]
+    fn uploads_do_not_wait_for_a_reload_reading_files() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let dir = std::env::temp_dir().join(format!("persona-mock-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Arc::new(ScenarioStore::load(std::slice::from_ref(&dir), None).unwrap());
+        let fifo = dir.join("slow.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            std::fs::remove_dir_all(&dir).unwrap();
+            return; // no mkfifo here: nothing to check
+        }
+        let reloading = {
+            let store = store.clone();
+            std::thread::spawn(move || store.reload_if_changed())
+        };
+        // Let the reload reach the FIFO and block there.
+        std::thread::sleep(Duration::from_millis(100));
+        let (done, uploaded) = mpsc::channel();
+        {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let text = "[[step]]\nstatus = 500\n";
+                let _ = done.send(store.upload("during-reload", text).is_ok());
+            });
+        }
+        let result = uploaded.recv_timeout(Duration::from_secs(10));
+        // Release the reload whatever happened.
+        std::fs::write(&fifo, "[[step]]\nstatus = 503\n").unwrap();
+        let changed = reloading.join().unwrap().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(result, Ok(true), "the upload waited for the reload");
+        assert_eq!(changed, ["slow"]);
+        let set = store.current();
+        assert!(set.get("during-reload").is_some(), "the reload kept the upload");
+        assert!(set.get("slow").is_some());
     }
 }

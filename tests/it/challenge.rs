@@ -3,7 +3,7 @@
 
 use crate::support::{Challenge, TestServer, b64url, decode_challenge, fixture};
 use p384::pkcs8::DecodePublicKey;
-use persona_mock::config::RedemptionContext;
+use persona_mock::RedemptionContext;
 use persona_mock::{MockServer, Profile, Settings};
 use sha2::{Digest, Sha256};
 

@@ -118,7 +118,7 @@ fn a_wrong_flag_exits_2() {
 }
 
 #[test]
-fn a_bad_config_exits_2_naming_file_line_and_column() {
+fn a_bad_config_exits_2_naming_file_line_and_column_of_every_mistake() {
     let dir = tempdir("bad-config");
     let path = dir.join("mock.toml");
     std::fs::write(&path, "seed = 1\n[rate-limit]\nlimit = 0\nwindow = 5\n").unwrap();
@@ -126,7 +126,7 @@ fn a_bad_config_exits_2_naming_file_line_and_column() {
     assert_eq!(code, 2);
     assert_eq!(stdout, "");
     let expected = format!(
-        "{}:4:1: unknown field `window`, expected `limit` or `window-s`\npersona-mock: the config file has errors; nothing was started\n",
+        "{0}:3:9: rate-limit.limit must be at least 1\n{0}:4:1: unknown field `window`, expected `limit` or `window-s`\npersona-mock: the config file has errors; nothing was started\n",
         path.display()
     );
     assert_eq!(stderr, expected);

@@ -3,7 +3,7 @@
 //! calls verified through the journal.
 
 use crate::support::{CHALLENGE, Reply, TestServer, send};
-use persona_mock::journal::JournalLimits;
+use persona_mock::JournalLimits;
 use persona_mock::{MockServer, MockServerBuilder, Settings};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -625,5 +625,38 @@ async fn session_ids_in_paths_are_percent_decoded_and_checked() {
             .await
             .status,
         400
+    );
+}
+
+#[tokio::test]
+async fn a_plus_in_a_session_path_stays_a_plus() {
+    let server = TestServer::start().await;
+    // An escape beside the '+' once made the '+' a space (and the id invalid).
+    let path = format!("/__mock/sessions/ci+run%2D1{CHALLENGE}");
+    let reply = send(server.addr(), "POST", &path, &[], AGE18.as_bytes()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let journal = get_json(server.addr(), "/__mock/requests?session=ci%2Brun-1").await;
+    assert_eq!(journal["count"], 1, "{journal}");
+    let view = get_json(server.addr(), "/__mock/sessions/ci+run%2D1").await;
+    assert_eq!(view["session"], "ci+run-1");
+}
+
+#[tokio::test]
+async fn uploads_name_the_decoded_scenario_name() {
+    let server = TestServer::start().await;
+    let reply = control(
+        server.addr(),
+        "PUT",
+        "/__mock/scenarios/Bad%20Name",
+        "[[step]]\nstatus = 500\n",
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply
+            .text()
+            .contains(r#"\"Bad Name\" cannot be a scenario name"#),
+        "{}",
+        reply.text()
     );
 }

@@ -2,8 +2,8 @@
 //! ids, inflection, versions, authentication and rate limiting.
 
 use crate::support::{CHALLENGE, TestServer, send, send_raw};
-use persona_mock::auth::{ApiKey, Environment};
 use persona_mock::clock::ManualClock;
+use persona_mock::{ApiKey, Environment};
 use persona_mock::{MockServer, Settings};
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! with a Persona-shaped error where HTTP allows, and the server goes on.
 
 use crate::support::{CHALLENGE, TestServer, parse_response, send, send_raw};
-use persona_mock::config::Limits;
+use persona_mock::Limits;
 use persona_mock::{MockServer, Settings};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -6,6 +6,7 @@ mod challenge;
 mod cli;
 mod control;
 mod conventions;
+mod library;
 mod limits;
 mod openapi;
 mod properties;

@@ -3,13 +3,13 @@
 
 use hyper::StatusCode;
 use hyper::header::HeaderName;
-use persona_mock::api::{Inflection, to_kebab};
-use persona_mock::b64::{self, Padding};
-use persona_mock::scenario::{
-    Cursor, Pick, RequestFacts, Scenario, Sessions, Step, StepBody, Then, Times, When,
+use persona_mock::privacypass::TokenChallenge;
+use persona_mock::privacypass::b64::{self, Padding};
+use persona_mock::testing::{
+    Cursor, Pick, RequestFacts, Route, Scenario, Sessions, Step, StepBody, Then, Times, When,
     parse_scenario,
 };
-use persona_mock::token::TokenChallenge;
+use persona_mock::testing::{Inflection, to_kebab};
 use proptest::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -69,7 +69,7 @@ proptest! {
 
     #[test]
     fn request_bodies_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let _ = persona_mock::request::parse(&bytes);
+        let _ = persona_mock::testing::parse_body(&bytes);
     }
 
     #[test]
@@ -81,11 +81,11 @@ proptest! {
 struct AnyRequest;
 
 impl RequestFacts for AnyRequest {
-    fn claim_type(&self) -> Option<&str> {
-        None
+    fn endpoint(&self) -> Route {
+        Route::Challenge
     }
-    fn sandbox(&self) -> Option<bool> {
-        Some(false)
+    fn body(&self, _: &str) -> Option<Option<&serde_json::Value>> {
+        Some(None)
     }
     fn header(&self, _: &HeaderName) -> Option<&[u8]> {
         None

@@ -50,7 +50,7 @@ fn the_readme_lists_every_shipped_scenario() {
     let text = readme();
     let section = &text[text.find("### Shipped scenarios").unwrap()
         ..text.find("### Choosing a scenario").unwrap()];
-    let set = persona_mock::scenario::ScenarioSet::load(&[], &[]).unwrap();
+    let set = persona_mock::testing::ScenarioSet::load(&[], &[]).unwrap();
     let listed = section.lines().filter(|l| l.starts_with("| `")).count();
     assert_eq!(listed, set.iter().count());
     for scenario in set.iter() {
@@ -94,7 +94,7 @@ fn the_readme_lists_every_control_endpoint() {
 
 #[test]
 fn the_readme_limits_are_the_defaults() {
-    let limits = persona_mock::config::Limits::default();
+    let limits = persona_mock::Limits::default();
     let text = readme();
     let section = &text[text.find("## Limits").unwrap()..text.find("## Profiles").unwrap()];
     assert!(section.contains(&format!("| {} KiB |", limits.max_header_bytes / 1024)));

@@ -1,7 +1,7 @@
 //! Scenario files: every invalid file in tests/scenarios-invalid gives
 //! exactly the messages beside it, and every valid one loads.
 
-use persona_mock::scenario::{ScenarioSet, parse_scenario};
+use persona_mock::testing::{ScenarioSet, parse_scenario};
 use std::path::{Path, PathBuf};
 
 fn files(dir: &str, ext: &str) -> Vec<PathBuf> {

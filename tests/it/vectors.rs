@@ -1,10 +1,11 @@
 //! The crate's encoders checked against RFC 9577 / RFC 9578 test vectors.
 
 use crate::support::{fixture, unhex};
-use persona_mock::b64;
-use persona_mock::keys::IssuerKey;
-use persona_mock::profile::{Profile, TokenKeyEncoding, WireFormat};
-use persona_mock::token::TokenChallenge;
+use persona_mock::privacypass::TokenChallenge;
+use persona_mock::privacypass::b64;
+use persona_mock::testing::IssuerKey;
+use persona_mock::testing::WireFormat;
+use persona_mock::{Profile, TokenKeyEncoding};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

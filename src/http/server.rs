@@ -2,13 +2,16 @@
 //! bodies within the limit, graceful shutdown, and the in-process handle
 //! Rust tests use.
 
+use super::{Answer, respond};
 use crate::api::ApiError;
-use crate::app::{Answer, App, ControlAccess, RequestBody, StartError};
+use crate::api::body::RequestBody;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::error::StartError;
 use crate::journal::JournalEntry;
 use crate::profile::Profile;
 use crate::scenario::Fault;
+use crate::settings::Settings;
+use crate::state::{ControlAccess, State};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -111,10 +114,10 @@ impl MockServerBuilder {
         self
     }
 
-    /// Builds the state and binds the socket; serving starts with
-    /// [`BoundServer::serve`].
+    /// Validates the settings, builds the state and binds the socket;
+    /// serving starts with [`BoundServer::serve`].
     pub async fn bind(self) -> Result<BoundServer, StartError> {
-        let mut app = App::new(&self.settings, self.clock)?;
+        let mut app = State::new(&self.settings, self.clock)?;
         let bind_error = |source| StartError::Bind {
             address: format!("{}:{}", self.host, self.port),
             source,
@@ -159,7 +162,7 @@ pub struct BoundServer {
     /// The listening socket.
     listener: TcpListener,
     /// The shared state.
-    app: Arc<App>,
+    app: Arc<State>,
     /// The address actually bound.
     address: SocketAddr,
 }
@@ -190,7 +193,10 @@ impl BoundServer {
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     every.tick().await;
-                    app.reload_scenarios();
+                    // Reading and parsing files blocks: keep it off the
+                    // runtime's workers.
+                    let app = app.clone();
+                    let _ = tokio::task::spawn_blocking(move || app.reload_scenarios()).await;
                 }
             })
         });
@@ -275,7 +281,7 @@ impl std::error::Error for ScriptedFault {}
 /// scripted delay or fault. Only a fault returns `Err` (hyper then closes
 /// the connection); every other failure is a response.
 async fn answer(
-    app: Arc<App>,
+    app: Arc<State>,
     request: Request<Incoming>,
     mut stop_signal: watch::Receiver<bool>,
 ) -> Result<Response<MockBody>, ScriptedFault> {
@@ -301,7 +307,7 @@ async fn answer(
         response,
         delay,
         fault,
-    } = app.respond(&parts, body);
+    } = respond(&app, &parts, body);
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
@@ -419,7 +425,7 @@ pub struct MockServer {
     /// The address actually bound.
     address: SocketAddr,
     /// The shared state, for the methods that inspect and reset it.
-    app: Arc<App>,
+    app: Arc<State>,
     /// Tells the serving task to stop; taken on shutdown or drop.
     stop: Option<oneshot::Sender<()>>,
     /// The serving task, awaited by [`MockServer::shutdown`].

@@ -1,31 +1,6 @@
-//! Privacy Pass wire structures (RFC 9577), apart from HTTP: token types and
-//! the binary TokenChallenge.
+//! The binary TokenChallenge of RFC 9577 §2.1.1.
 
 use std::fmt;
-
-/// The Privacy Pass token types persona-mock can issue keys for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TokenType {
-    /// 0x0001: VOPRF(P-384, SHA-384), privately verifiable (RFC 9578 §5).
-    VoprfP384,
-}
-
-impl TokenType {
-    /// The type's code point on the wire.
-    pub fn code(self) -> u16 {
-        match self {
-            TokenType::VoprfP384 => 0x0001,
-        }
-    }
-
-    /// The type for a code point, if persona-mock knows it.
-    pub fn from_code(code: u16) -> Option<TokenType> {
-        match code {
-            0x0001 => Some(TokenType::VoprfP384),
-            _ => None,
-        }
-    }
-}
 
 /// Length of a non-empty redemption context (RFC 9577 §2.1.1).
 pub const REDEMPTION_CONTEXT_LEN: usize = 32;

@@ -1,0 +1,99 @@
+//! `POST /api/privacy/v1/relays/challenge`: a fresh RFC 9577 TokenChallenge
+//! with the issuer key of the claim type and namespace asked for.
+
+use super::Ctx;
+use crate::api::ApiError;
+use crate::api::body::{Body, FieldSpec, Kind, Schema};
+use crate::api::conventions::truncate;
+use crate::api::response::{HttpResponse, json_response};
+use crate::ids::Stream;
+use crate::keys::Namespace;
+use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN};
+use crate::profile::ChallengeFormat;
+use crate::settings::RedemptionContext;
+use crate::state::State;
+use hyper::StatusCode;
+
+/// The request body, as Persona's API reference gives it.
+const SCHEMA: Schema = Schema {
+    fields: &[
+        FieldSpec {
+            name: "claim-type",
+            kind: Kind::String,
+            required: true,
+        },
+        FieldSpec {
+            name: "sandbox",
+            kind: Kind::Bool,
+            required: false,
+        },
+    ],
+    example: r#"{"claim-type": "age_over18_verified"}"#,
+};
+
+/// Answers a challenge request.
+pub(crate) fn handle(state: &State, ctx: &Ctx, body: &Body) -> Result<HttpResponse, ApiError> {
+    let request = SCHEMA.check(body, state.allow_unknown_fields)?;
+    let claim_type = request.str("claim-type").unwrap_or_default();
+    let namespace = if request.bool("sandbox").unwrap_or(false) {
+        Namespace::Sandbox
+    } else {
+        Namespace::Production
+    };
+    let Some(key) = state.keys.get(namespace, claim_type) else {
+        return Err(ApiError::unprocessable(
+            "/claim-type",
+            format!(
+                "{:?} is not a claim type persona-mock serves. Claim types: {}. Add more under [claim-types] in the config file.",
+                truncate(claim_type),
+                state.keys.claim_types().join(", ")
+            ),
+        ));
+    };
+    let context = match state.challenge.redemption_context {
+        RedemptionContext::Empty => None,
+        RedemptionContext::Random => Some(state.fresh.next(Stream::RedemptionContext)),
+    };
+    let fields = ChallengeFields {
+        token_type: key.token_type.code(),
+        issuer_name: &state.challenge.issuer_name,
+        redemption_context: context
+            .as_ref()
+            .map_or(&[][..], |c| &c[..REDEMPTION_CONTEXT_LEN]),
+        origin_info: &state.challenge.origin_info,
+    };
+    let challenge = match state.wire.challenge {
+        ChallengeFormat::Rfc9577 => {
+            let mut bytes = Vec::with_capacity(fields.encoded_len());
+            fields
+                .encode_into(&mut bytes)
+                .expect("settings are validated to fit a challenge");
+            bytes
+        }
+    };
+    let [k_challenge, k_token_key, k_token_key_id] =
+        &state.challenge.response_keys[ctx.inflection as usize];
+    let token_key = key.token_key_b64();
+    let token_key_id = key.token_key_id_hex();
+    let mut out = String::with_capacity(
+        32 + k_challenge.len()
+            + k_token_key.len()
+            + k_token_key_id.len()
+            + challenge.len() * 4 / 3
+            + token_key.len()
+            + token_key_id.len(),
+    );
+    // Every value is base64url or hex, so none needs escaping.
+    out.push_str("{\"");
+    out.push_str(k_challenge);
+    out.push_str("\":\"");
+    state.wire.padding.encode_into(&challenge, &mut out);
+    for (name, value) in [(k_token_key, token_key), (k_token_key_id, token_key_id)] {
+        out.push_str("\",\"");
+        out.push_str(name);
+        out.push_str("\":\"");
+        out.push_str(value);
+    }
+    out.push_str("\"}");
+    Ok(json_response(StatusCode::OK, out.into_bytes()))
+}

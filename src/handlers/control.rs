@@ -1,0 +1,475 @@
+//! The control API under `/__mock/`: health, the request journal, resets,
+//! session bindings, scenarios at run time, keys and unmatched requests.
+//! It never clashes with Persona's paths, and it is served only on a
+//! loopback address unless a control token is set.
+
+use crate::api::ApiError;
+use crate::api::body::RequestBody;
+use crate::api::response::{HttpResponse, json_value};
+use crate::auth::scenario_window_key;
+use crate::ids::{decode_query_value, decode_segment, is_session_id, session_segment};
+use crate::journal::JournalEntry;
+use crate::keys::Namespace;
+use crate::scenario::{MAX_UPLOADS, Scenario, Then, UploadError, is_scenario_name};
+use crate::state::{ControlAccess, State, UnmatchedRequest};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::{Method, StatusCode};
+use serde::Serialize;
+use std::borrow::Cow;
+
+static TOKEN_HEADER: HeaderName = HeaderName::from_static("persona-mock-token");
+
+/// The control endpoints, for the index at `GET /__mock`.
+const ENDPOINTS: &[&str] = &[
+    "GET /__mock/health",
+    "GET /__mock/requests[?session=ID]",
+    "DELETE /__mock/requests[?session=ID]",
+    "POST /__mock/reset[?session=ID]",
+    "GET /__mock/sessions/{id}",
+    "PUT /__mock/sessions/{id} {\"scenario\": NAME | null}",
+    "GET /__mock/scenarios",
+    "GET /__mock/scenarios/{name}",
+    "POST /__mock/scenarios/{name} (TOML body)",
+    "GET /__mock/keys",
+    "GET /__mock/unmatched",
+];
+
+#[derive(Serialize)]
+struct Status<'a> {
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Requests<'a> {
+    session: Option<&'a str>,
+    count: usize,
+    dropped: u64,
+    requests: Vec<JournalEntry>,
+}
+
+#[derive(Serialize)]
+struct ScenarioSummary<'a> {
+    name: &'a str,
+    description: &'a str,
+    origin: &'a str,
+    steps: usize,
+    then: &'a str,
+    rate_limit: Option<RateLimitSummary>,
+}
+
+#[derive(Serialize)]
+struct RateLimitSummary {
+    limit: u32,
+    window_s: u64,
+}
+
+#[derive(Serialize)]
+struct Position {
+    step: usize,
+    answered: u32,
+    finished: bool,
+    steps: usize,
+}
+
+#[derive(Serialize)]
+struct Window {
+    limit: u32,
+    remaining: u32,
+    reset_s: u64,
+}
+
+#[derive(Serialize)]
+struct SessionView<'a> {
+    session: &'a str,
+    scenario: Option<&'a str>,
+    bound: bool,
+    position: Option<Position>,
+    rate_limit: Option<Window>,
+}
+
+#[derive(Serialize)]
+struct KeyView<'a> {
+    claim_type: &'a str,
+    namespace: &'static str,
+    token_type: u16,
+    token_key: &'a str,
+    token_key_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Endpoints {
+    endpoints: &'static [&'static str],
+}
+
+#[derive(Serialize)]
+struct ScenarioList<'a> {
+    scenarios: Vec<ScenarioSummary<'a>>,
+}
+
+#[derive(Serialize)]
+struct KeyList<'a> {
+    keys: Vec<KeyView<'a>>,
+}
+
+#[derive(Serialize)]
+struct UnmatchedView<'a> {
+    strict: bool,
+    dropped: u64,
+    unmatched: &'a [UnmatchedRequest],
+}
+
+fn ok<T: Serialize>(status: StatusCode, value: &T) -> Result<HttpResponse, ApiError> {
+    Ok(json_value(status, value))
+}
+
+fn summary(scenario: &Scenario) -> ScenarioSummary<'_> {
+    ScenarioSummary {
+        name: &scenario.name,
+        description: &scenario.description,
+        origin: &scenario.origin,
+        steps: scenario.steps.len(),
+        then: match scenario.then {
+            Then::Real => "real",
+            Then::RepeatLast => "repeat-last",
+            Then::Loop => "loop",
+        },
+        rate_limit: scenario.rate_limit.map(|r| RateLimitSummary {
+            limit: r.limit,
+            window_s: r.window.as_secs(),
+        }),
+    }
+}
+
+/// The value of `session=` in a query, percent-decoded.
+fn session_param(parts: &Parts) -> Result<Option<String>, ApiError> {
+    let Some(query) = parts.uri.query() else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == "session" {
+            let value = decode_query_value(value)
+                .filter(|v| is_session_id(v.as_bytes()))
+                .ok_or_else(|| {
+                    ApiError::bad_request("session must be 1 to 128 visible ASCII characters.")
+                })?;
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+fn method_not_allowed(allow: &'static str, method: &Method, path: &str) -> ApiError {
+    ApiError::method_not_allowed(allow, format!("{path} allows {allow} (got {method})."))
+}
+
+/// Whether a path is the control API's (under `/__mock/`, but not a
+/// session-prefixed API path).
+pub(crate) fn is_control_path(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix("/__mock/sessions/") {
+        return !rest.contains('/');
+    }
+    path == "/__mock" || path.starts_with("/__mock/")
+}
+
+/// Answers a request under `/__mock/`.
+pub(crate) fn handle(
+    state: &State,
+    parts: &Parts,
+    body: &RequestBody,
+) -> Result<HttpResponse, ApiError> {
+    match &state.control {
+        ControlAccess::Loopback => {}
+        ControlAccess::Token(token) => {
+            if parts.headers.get(&TOKEN_HEADER).map(HeaderValue::as_bytes) != Some(token.as_bytes())
+            {
+                return Err(ApiError {
+                    title: Cow::Borrowed("Must be authenticated to access this endpoint"),
+                    ..ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "The control API needs the Persona-Mock-Token header with the token given to --control-token.",
+                    )
+                });
+            }
+        }
+        ControlAccess::Off => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "The control API is served only when persona-mock listens on a loopback address; start it with --control-token TOKEN to serve it here, and send Persona-Mock-Token: TOKEN.",
+            ));
+        }
+    }
+    let path = parts.uri.path();
+    let rest = path.trim_start_matches("/__mock").trim_matches('/');
+    let segments: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split('/').collect()
+    };
+    let method = &parts.method;
+    match segments.as_slice() {
+        [] => match *method {
+            Method::GET => ok(
+                StatusCode::OK,
+                &Endpoints {
+                    endpoints: ENDPOINTS,
+                },
+            ),
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        ["health"] => match *method {
+            Method::GET | Method::HEAD => ok(
+                StatusCode::OK,
+                &Status {
+                    status: "ok",
+                    session: None,
+                },
+            ),
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        ["requests"] => {
+            let session = session_param(parts)?;
+            let journal = state.journal.as_ref().ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "The request journal is off (--no-journal or [journal] enabled = false).",
+                )
+            })?;
+            match *method {
+                Method::GET => {
+                    let view = journal.view(session.as_deref());
+                    let requests = Requests {
+                        session: session.as_deref(),
+                        count: view.requests.len(),
+                        dropped: view.dropped,
+                        requests: view.requests,
+                    };
+                    ok(StatusCode::OK, &requests)
+                }
+                Method::DELETE => {
+                    journal.clear(session.as_deref());
+                    ok(
+                        StatusCode::OK,
+                        &Status {
+                            status: "cleared",
+                            session: session.as_deref(),
+                        },
+                    )
+                }
+                _ => Err(method_not_allowed("GET, DELETE", method, path)),
+            }
+        }
+        ["reset"] => match *method {
+            Method::POST => {
+                let session = session_param(parts)?;
+                state.reset(session.as_deref());
+                ok(
+                    StatusCode::OK,
+                    &Status {
+                        status: "reset",
+                        session: session.as_deref(),
+                    },
+                )
+            }
+            _ => Err(method_not_allowed("POST", method, path)),
+        },
+        ["sessions", raw] => match *method {
+            Method::GET => session_view(state, &session_segment(raw)?),
+            Method::PUT => {
+                let id = session_segment(raw)?;
+                let name = scenario_field(body)?;
+                state.bind_scenario(&id, name.as_deref())?;
+                session_view(state, &id)
+            }
+            _ => Err(method_not_allowed("GET, PUT", method, path)),
+        },
+        ["scenarios"] => match *method {
+            Method::GET => {
+                let set = state.scenarios.current();
+                let scenarios = set.iter().map(|s| summary(s)).collect();
+                ok(StatusCode::OK, &ScenarioList { scenarios })
+            }
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        ["scenarios", raw] => {
+            let name = &*decode_segment(raw).ok_or_else(|| {
+                ApiError::bad_request(
+                    "The scenario name in the path is not valid percent-encoded UTF-8.",
+                )
+            })?;
+            match *method {
+                Method::GET => {
+                    let set = state.scenarios.current();
+                    let scenario = set.get(name).ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::NOT_FOUND,
+                            format!(
+                                "There is no scenario {name:?}. Available scenarios: {}.",
+                                set.names()
+                            ),
+                        )
+                    })?;
+                    ok(StatusCode::OK, &summary(scenario))
+                }
+                Method::POST | Method::PUT => upload_scenario(state, name, body),
+                _ => Err(method_not_allowed("GET, POST, PUT", method, path)),
+            }
+        }
+        ["keys"] => match *method {
+            Method::GET => {
+                let mut keys = Vec::new();
+                for namespace in Namespace::ALL {
+                    for claim_type in state.keys.claim_types() {
+                        let key = state
+                            .keys
+                            .get(namespace, claim_type)
+                            .expect("configured claim type");
+                        keys.push(KeyView {
+                            claim_type,
+                            namespace: namespace.name(),
+                            token_type: key.token_type.code(),
+                            token_key: key.token_key_b64(),
+                            token_key_id: key.token_key_id_hex(),
+                        });
+                    }
+                }
+                ok(StatusCode::OK, &KeyList { keys })
+            }
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        ["unmatched"] => match *method {
+            Method::GET => {
+                let (list, dropped) = state.unmatched.list();
+                ok(
+                    StatusCode::OK,
+                    &UnmatchedView {
+                        strict: state.strict,
+                        dropped,
+                        unmatched: &list,
+                    },
+                )
+            }
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "No control endpoint matches {method} {path}. Control endpoints: {}.",
+                ENDPOINTS.join("; ")
+            ),
+        )),
+    }
+}
+
+fn session_view(state: &State, session: &str) -> Result<HttpResponse, ApiError> {
+    let bound = state.sessions.bound(session);
+    let scenario = match &bound {
+        Some(name) => state.scenarios.current().get(name).cloned(),
+        None => state.scenarios.default_scenario(),
+    };
+    let position = scenario.as_ref().map(|s| {
+        let (step, answered, finished) = state.sessions.position(session, &s.name);
+        Position {
+            step: step + 1,
+            answered,
+            finished,
+            steps: s.steps.len(),
+        }
+    });
+    let window = match scenario.as_ref().and_then(|s| s.rate_limit.map(|l| (s, l))) {
+        Some((scenario, limit)) => state
+            .limiter
+            .peek(&scenario_window_key(session, &scenario.name), limit.limit),
+        None => {
+            let limit = state
+                .auth
+                .keys
+                .get(session)
+                .and_then(|k| k.limit)
+                .unwrap_or(state.auth.default_limit);
+            state.limiter.peek(session, limit)
+        }
+    };
+    let view = SessionView {
+        session,
+        scenario: scenario.as_ref().map(|s| s.name.as_str()),
+        bound: bound.is_some(),
+        position,
+        rate_limit: window.map(|w| Window {
+            limit: w.limit,
+            remaining: w.remaining,
+            reset_s: w.reset_s,
+        }),
+    };
+    ok(StatusCode::OK, &view)
+}
+
+fn upload_scenario(
+    state: &State,
+    name: &str,
+    body: &RequestBody,
+) -> Result<HttpResponse, ApiError> {
+    if !is_scenario_name(name) {
+        return Err(ApiError::bad_request(format!(
+            "{name:?} cannot be a scenario name: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit."
+        )));
+    }
+    let RequestBody::Complete(bytes) = body else {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The scenario is larger than the body limit.",
+        ));
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("The scenario must be UTF-8 TOML text."))?;
+    let existed = state.scenarios.current().get(name).is_some();
+    let scenario = state.scenarios.upload(name, text).map_err(|error| match error {
+            UploadError::Invalid(errors) => {
+                let mut all = errors.into_iter().map(|e| e.to_string());
+                let first = all.next().unwrap_or_default();
+                ApiError {
+                    more: all.collect(),
+                    ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, first)
+                }
+            }
+            UploadError::TooMany => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("{MAX_UPLOADS} scenarios were uploaded already; replace one of them, or restart persona-mock."),
+            ),
+        })?;
+    state.sessions.restart(name);
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = ok(status, &summary(&scenario))?;
+    if !existed {
+        let location = HeaderValue::from_str(&format!("/__mock/scenarios/{name}"))
+            .expect("scenario names are header-safe");
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `{"scenario": "NAME"}` or `{"scenario": null}` from a PUT body.
+fn scenario_field(body: &RequestBody) -> Result<Option<String>, ApiError> {
+    const USAGE: &str =
+        r#"Send {"scenario": "NAME"} to bind a scenario, or {"scenario": null} to unbind."#;
+    let RequestBody::Complete(bytes) = body else {
+        return Err(ApiError::bad_request(USAGE));
+    };
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) if map.len() == 1 => match map.get("scenario") {
+            Some(serde_json::Value::String(name)) => Ok(Some(name.clone())),
+            Some(serde_json::Value::Null) => Ok(None),
+            _ => Err(ApiError::bad_request(USAGE)),
+        },
+        _ => Err(ApiError::bad_request(USAGE)),
+    }
+}

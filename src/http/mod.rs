@@ -1,0 +1,413 @@
+//! The request pipeline, as named steps read top to bottom:
+//! head limits → guard (a panic becomes a 500) → route → session →
+//! scenario step → auth → conventions → body → handler → journal.
+//! Nothing here touches sockets (`server` does), so tests and benches call
+//! [`respond`] directly.
+
+mod router;
+mod script;
+pub(crate) mod server;
+mod session;
+
+pub use session::DEFAULT_SESSION;
+
+use crate::api::ApiError;
+use crate::api::body::{Body, RequestBody};
+use crate::api::conventions::{check_content_type, check_headers};
+use crate::api::response::{HttpResponse, error_response};
+use crate::auth::{AuthError, rate_limit_details, scenario_window_key};
+use crate::handlers::{Ctx, control};
+use crate::journal::{JournalLimits, Record};
+use crate::scenario::{Fault, Scenario, ScenarioRateLimit};
+use crate::state::State;
+use bytes::Bytes;
+use hyper::StatusCode;
+use hyper::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
+use router::AuthPolicy;
+use script::{Facts, Script};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+static ENVIRONMENT_ID: HeaderName = HeaderName::from_static("persona-environment-id");
+static ORGANIZATION_ID: HeaderName = HeaderName::from_static("persona-organization-id");
+
+/// What the connection layer must do with a request: wait, then send the
+/// response or fail the connection as a scenario scripted.
+#[derive(Debug)]
+pub struct Answer {
+    /// The response (for `Fault::Truncated`, the one to cut short).
+    pub response: HttpResponse,
+    /// Wait this long first.
+    pub delay: Option<std::time::Duration>,
+    /// Fail the connection instead of (or while) answering.
+    pub fault: Option<Fault>,
+}
+
+impl Answer {
+    fn now(response: HttpResponse) -> Answer {
+        Answer {
+            response,
+            delay: None,
+            fault: None,
+        }
+    }
+}
+
+/// Answers one request. Never panics: a bug becomes a Persona-shaped 500.
+pub fn respond(state: &State, parts: &Parts, body: RequestBody) -> Answer {
+    if let Err(error) = check_head(state, parts) {
+        return Answer::now(guard(state, parts, |_| Err(error)));
+    }
+    if control::is_control_path(parts.uri.path()) {
+        return Answer::now(guard(state, parts, |_| {
+            control::handle(state, parts, &body)
+        }));
+    }
+    let journalled = state.journal.as_ref().map(|_| match &body {
+        RequestBody::Complete(bytes) => (bytes.clone(), false),
+        _ => (Bytes::new(), true),
+    });
+    let mut script = Script::default();
+    let mut response = guard(state, parts, |extra| {
+        api(state, parts, body, extra, &mut script)
+    });
+    let headers = response.headers_mut();
+    for (name, value) in std::mem::take(&mut script.headers) {
+        headers.insert(name, value);
+    }
+    if let (Some(journal), Some((body, cut))) = (&state.journal, journalled) {
+        journal.record(journal_record(
+            journal.limits(),
+            parts,
+            &body,
+            cut,
+            &script,
+            &response,
+        ));
+    }
+    Answer {
+        response,
+        delay: script.delay,
+        fault: script.fault,
+    }
+}
+
+/// 431 if the request head is over the limits.
+fn check_head(state: &State, parts: &Parts) -> Result<(), ApiError> {
+    let limits = state.limits;
+    let count = parts.headers.len();
+    if count > limits.max_headers {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "The request has {count} header lines; at most {} are accepted.",
+                limits.max_headers
+            ),
+        ));
+    }
+    let size = parts.method.as_str().len()
+        + parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if size > limits.max_header_bytes {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "The request line and headers are {size} bytes; at most {} are accepted.",
+                limits.max_header_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a step, turning its error or panic into Persona's envelope and
+/// adding the headers every response carries.
+fn guard(
+    state: &State,
+    parts: &Parts,
+    step: impl FnOnce(&mut HeaderMap) -> Result<HttpResponse, ApiError>,
+) -> HttpResponse {
+    let mut extra = HeaderMap::new();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut extra)));
+    let mut response = match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => error_response(&error),
+        Err(_) => {
+            tracing::error!(method = %parts.method, path = parts.uri.path(), "handler panicked");
+            extra.clear();
+            error_response(&ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "persona-mock failed while answering this request; please report it with the request that caused it",
+            ))
+        }
+    };
+    let headers = response.headers_mut();
+    headers.extend(extra);
+    headers.insert(REQUEST_ID.clone(), state.fresh.request_id());
+    response
+}
+
+/// The API request's steps after the guard.
+fn api(
+    state: &State,
+    parts: &Parts,
+    body: RequestBody,
+    extra: &mut HeaderMap,
+    script: &mut Script,
+) -> Result<HttpResponse, ApiError> {
+    let target = session::strip_prefix(parts.uri.path())?;
+    let session = session::resolve(&parts.headers, &target)?;
+    if state.journal.is_some() {
+        script.session = Some(session.to_string());
+    }
+    let Some(endpoint) = router::endpoint(target.path) else {
+        if state.strict {
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            state
+                .unmatched
+                .record(&session, parts.method.as_str(), path);
+        }
+        return Err(router::not_found(&parts.method, parts.uri.path()));
+    };
+    endpoint.check_method(&parts.method)?;
+    let (body, unread) = match body {
+        RequestBody::Complete(bytes) => (Some(Body::new(bytes)), None),
+        other => (None, Some(other)),
+    };
+    let scenario = script::scenario_for(state, &parts.headers, target.scenario, &session)?;
+    if let Some(scenario) = &scenario {
+        let facts = Facts {
+            route: endpoint.route,
+            headers: &parts.headers,
+            body: body.as_ref(),
+        };
+        if let Some(response) = script::play(state, scenario, &session, &facts, script) {
+            return Ok(response);
+        }
+    }
+    let scenario_limit = scenario.as_ref().and_then(|s| s.rate_limit.map(|l| (s, l)));
+    match endpoint.auth {
+        AuthPolicy::BearerIfSent => {
+            authorize(state, &parts.headers, extra, &session, scenario_limit)?
+        }
+    }
+    let inflection = check_headers(&parts.headers)?;
+    check_content_type(&parts.headers)?;
+    let body = match (body, unread) {
+        (Some(body), _) => body,
+        (None, unread) => return Err(unread_body(state, unread)),
+    };
+    (endpoint.handler)(state, &Ctx { inflection }, &body)
+}
+
+/// The error for a body that was not read whole.
+fn unread_body(state: &State, body: Option<RequestBody>) -> ApiError {
+    match body {
+        Some(RequestBody::TooLarge) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The request body is larger than {} bytes.",
+                state.max_body_bytes
+            ),
+        ),
+        Some(RequestBody::Unreadable(reason)) => {
+            ApiError::bad_request(format!("The request body could not be read: {reason}"))
+        }
+        _ => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body did not arrive within {} ms.",
+                state.limits.body_read_timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+/// Authenticates the caller if it sent `Authorization`, and counts the
+/// request against the rate limit: the scenario's, for every request, or
+/// else the default one, for authenticated requests.
+fn authorize(
+    state: &State,
+    headers: &HeaderMap,
+    extra: &mut HeaderMap,
+    session: &str,
+    scenario_limit: Option<(&Arc<Scenario>, ScenarioRateLimit)>,
+) -> Result<(), ApiError> {
+    let header = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let principal = match state.auth.authenticate(header) {
+        Ok(principal) => principal,
+        Err(AuthError::NotBearer) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Send the API key as `Authorization: Bearer <API key>`, or send no Authorization header.",
+            ));
+        }
+        Err(AuthError::InvalidKey) => {
+            let hint = if state.auth.accept_prefixed {
+                "persona-mock accepts keys that start with persona_sandbox_ or persona_production_"
+            } else {
+                "persona-mock accepts the keys listed under [[auth.keys]] in its config file"
+            };
+            return Err(ApiError {
+                title: Cow::Borrowed("Token is invalid"),
+                ..ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    format!("The API key is not valid: {hint}."),
+                )
+            });
+        }
+    };
+    if let Some(principal) = &principal {
+        let environment = state.environment(principal.environment);
+        extra.insert(ENVIRONMENT_ID.clone(), environment.environment_id.clone());
+        extra.insert(ORGANIZATION_ID.clone(), environment.organization_id.clone());
+    }
+    let (status, window) = match (scenario_limit, &principal) {
+        (Some((scenario, limit)), _) => {
+            let key = scenario_window_key(session, &scenario.name);
+            (
+                state.limiter.check(&key, limit.limit, limit.window),
+                limit.window,
+            )
+        }
+        (None, Some(principal)) => (
+            state
+                .limiter
+                .check(session, principal.limit, state.rate_limit_window),
+            state.rate_limit_window,
+        ),
+        (None, None) => return Ok(()),
+    };
+    extra.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(status.limit));
+    extra.insert(
+        RATELIMIT_REMAINING.clone(),
+        HeaderValue::from(status.remaining),
+    );
+    extra.insert(RATELIMIT_RESET.clone(), HeaderValue::from(status.reset_s));
+    if status.exceeded {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            rate_limit_details(status.limit, window),
+        ));
+    }
+    Ok(())
+}
+
+/// The journal's record of one request and its answer.
+fn journal_record(
+    limits: JournalLimits,
+    parts: &Parts,
+    body: &[u8],
+    body_unread: bool,
+    script: &Script,
+    response: &HttpResponse,
+) -> Record {
+    let kept = body.len().min(limits.body_bytes);
+    Record {
+        seq: 0,
+        time: std::time::SystemTime::now(),
+        session: script
+            .session
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SESSION.to_string()),
+        method: parts.method.clone(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string(),
+        headers: Record::pack(&parts.headers),
+        body: body[..kept].into(),
+        body_truncated: body_unread || kept < body.len(),
+        scenario: script.scenario.clone(),
+        step: script.step,
+        status: response.status().as_u16(),
+        fault: script.fault.map(|f| match f {
+            Fault::Reset => "reset",
+            Fault::Hang => "hang",
+            Fault::Truncated => "truncated",
+        }),
+        response_headers: Record::pack(response.headers()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::settings::Settings;
+    use hyper::header::ALLOW;
+
+    const CHALLENGE_PATH: &str = "/api/privacy/v1/relays/challenge";
+
+    fn state() -> State {
+        State::new(&Settings::default(), Arc::new(SystemClock::new())).unwrap()
+    }
+
+    fn parts(method: &str, path: &str) -> Parts {
+        hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn body_text(response: HttpResponse) -> String {
+        String::from_utf8(response.into_body().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_panicking_handler_becomes_a_persona_500() {
+        let state = state();
+        let response = guard(&state, &parts("POST", CHALLENGE_PATH), |extra| {
+            extra.insert(ALLOW, HeaderValue::from_static("POST"));
+            panic!("a bug")
+        });
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key(&REQUEST_ID));
+        assert!(
+            !response.headers().contains_key(ALLOW),
+            "headers of the failed handler are dropped"
+        );
+        assert_eq!(
+            body_text(response),
+            r#"{"errors":[{"title":"Internal Server Error","details":"persona-mock failed while answering this request; please report it with the request that caused it"}]}"#
+        );
+    }
+
+    #[test]
+    fn requests_are_answered_without_a_socket() {
+        let state = state();
+        let body = br#"{"claim-type":"live_human_presence"}"#;
+        let answer = respond(
+            &state,
+            &parts("POST", CHALLENGE_PATH),
+            RequestBody::Complete(Bytes::from_static(body)),
+        );
+        assert_eq!(answer.response.status(), StatusCode::OK);
+        assert!(
+            body_text(answer.response)
+                .starts_with(r#"{"challenge":"AAEAE2FwaS53aXRocGVyc29uYS5jb20g"#)
+        );
+        let unreadable = respond(
+            &state,
+            &parts("POST", CHALLENGE_PATH),
+            RequestBody::Unreadable("reset".into()),
+        );
+        assert_eq!(
+            body_text(unreadable.response),
+            r#"{"errors":[{"title":"Bad Request","details":"The request body could not be read: reset"}]}"#
+        );
+    }
+}

@@ -1,0 +1,614 @@
+//! The TOML config file: read as a spanned document and walked key by key,
+//! so that every mistake in the file is reported in one run, each placed by
+//! line and column. Types, names and the file's own structure are checked
+//! here; the values are checked by [`Settings::validate`], and each of its
+//! errors is placed at the value it is about.
+
+use super::{Limit, RedemptionContext, Settings, TokenKeyEncoding};
+use crate::auth::{ApiKey, Environment};
+use crate::diag::{ConfigErrors, FileErrors};
+use crate::journal::JournalLimits;
+use crate::privacypass::b64::Padding;
+use crate::profile::Profile;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+/// Parses config text over the defaults; see [`Settings::from_toml`].
+pub(super) fn parse(text: &str, path: &Path) -> Result<Settings, ConfigErrors> {
+    let mut reader = Reader {
+        errors: FileErrors::new(path, text),
+        spans: HashMap::new(),
+        base_dir: path.parent().unwrap_or(Path::new("")),
+    };
+    let (document, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        for error in syntax {
+            reader
+                .errors
+                .push(error.span(), error.message().trim_end().to_string());
+        }
+        return Err(reader.finish());
+    }
+    let mut settings = Settings::default();
+    reader.top(document.get_ref(), &mut settings);
+    if let Err(invalid) = settings.validate() {
+        for error in invalid.0 {
+            let span = reader
+                .spans
+                .get(&(error.key, error.item.clone()))
+                .or_else(|| reader.spans.get(&(error.key, None)))
+                .cloned();
+            reader.errors.push(span, error.to_string());
+        }
+    }
+    if reader.errors.list.is_empty() {
+        Ok(settings)
+    } else {
+        Err(reader.finish())
+    }
+}
+
+/// Walks the document, collecting errors and where each setting was written.
+struct Reader<'a> {
+    errors: FileErrors<'a>,
+    /// Where each setting (and each entry of a list setting) was written.
+    spans: HashMap<(&'static str, Option<String>), Range<usize>>,
+    /// The folder relative paths start from.
+    base_dir: &'a Path,
+}
+
+const TOP_KEYS: &[&str] = &[
+    "profile",
+    "seed",
+    "issuer-name",
+    "origin-info",
+    "redemption-context",
+    "allow-unknown-fields",
+    "max-body-bytes",
+    "organization-id",
+    "wire",
+    "claim-types",
+    "auth",
+    "rate-limit",
+    "environments",
+    "keys",
+    "scenario",
+    "scenarios-dirs",
+    "strict",
+    "control-token",
+    "journal",
+    "limits",
+];
+
+impl<'a> Reader<'a> {
+    fn finish(mut self) -> ConfigErrors {
+        self.errors.list.sort_by_key(|e| e.position);
+        ConfigErrors(self.errors.list)
+    }
+
+    fn top(&mut self, table: &DeTable<'_>, s: &mut Settings) {
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "profile" => {
+                    let profiles = [
+                        ("reference", Profile::Reference),
+                        ("rfc9578", Profile::Rfc9578),
+                    ];
+                    if let Some(p) = self.variant(value, &profiles) {
+                        s.profile = p;
+                    }
+                }
+                "seed" => s.seed = self.uint(value, "seed").or(s.seed),
+                "issuer-name" => {
+                    if let Some(name) = self.string(value, "issuer-name", "issuer-name") {
+                        s.issuer_name = name;
+                    }
+                }
+                "origin-info" => {
+                    if let Some(list) = self.strings(value, "origin-info") {
+                        s.origin_info = list;
+                    }
+                }
+                "redemption-context" => {
+                    let contexts = [
+                        ("random", RedemptionContext::Random),
+                        ("empty", RedemptionContext::Empty),
+                    ];
+                    if let Some(c) = self.variant(value, &contexts) {
+                        s.redemption_context = c;
+                    }
+                }
+                "allow-unknown-fields" => {
+                    if let Some(b) = self.boolean(value, "allow-unknown-fields") {
+                        s.allow_unknown_fields = b;
+                    }
+                }
+                "max-body-bytes" => {
+                    if let Some(n) = self.uint(value, "max-body-bytes") {
+                        self.mark("max-body-bytes", None, value);
+                        s.max_body_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+                    }
+                }
+                "organization-id" => {
+                    if let Some(id) = self.string(value, "organization-id", "organization-id") {
+                        s.sandbox.organization_id = id.clone();
+                        s.production.organization_id = id;
+                    }
+                }
+                "wire" => self.wire(value, s),
+                "claim-types" => self.claim_types(value, s),
+                "auth" => self.auth(value, s),
+                "rate-limit" => self.rate_limit(value, s),
+                "environments" => self.environments(value, s),
+                "keys" => self.keys(value, s),
+                "scenario" => {
+                    if let Some(v) = self.string(value, "scenario", "scenario") {
+                        s.scenario = Some(if crate::scenario::is_scenario_path(&v) {
+                            self.base_dir.join(&v).display().to_string()
+                        } else {
+                            v
+                        });
+                    }
+                }
+                "scenarios-dirs" => self.scenarios_dirs(value, s),
+                "strict" => s.strict = self.boolean(value, "strict").unwrap_or(s.strict),
+                "control-token" => {
+                    s.control_token = self
+                        .string(value, "control-token", "control-token")
+                        .or(s.control_token.take());
+                }
+                "journal" => self.journal(value, s),
+                "limits" => self.limits(value, s),
+                other => self.unknown(key, other, TOP_KEYS),
+            }
+        }
+    }
+
+    fn wire(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "wire") else {
+            return;
+        };
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "token-key" => {
+                    let encodings = [
+                        ("spki-der", TokenKeyEncoding::SpkiDer),
+                        ("rfc9578", TokenKeyEncoding::Rfc9578),
+                    ];
+                    s.token_key = self.variant(value, &encodings).or(s.token_key);
+                }
+                "base64" => {
+                    let paddings = [("padded", Padding::Padded), ("unpadded", Padding::Unpadded)];
+                    s.padding = self.variant(value, &paddings).or(s.padding);
+                }
+                other => self.unknown(key, other, &["token-key", "base64"]),
+            }
+        }
+    }
+
+    fn claim_types(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "claim-types") else {
+            return;
+        };
+        let (mut add, mut only) = (None, None);
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "add" => add = self.strings(value, "claim-types").map(|l| (l, value)),
+                "only" => only = self.strings(value, "claim-types").map(|l| (l, value)),
+                other => self.unknown(key, other, &["add", "only"]),
+            }
+        }
+        match (add, only) {
+            (Some(_), Some((_, value))) => self.errors.at(value, "claim-types: use `add` (to extend the default list) or `only` (to replace it), not both".into()),
+            (Some((names, _)), None) => {
+                for name in names {
+                    if !s.claim_types.contains(&name) {
+                        s.claim_types.push(name);
+                    }
+                }
+            }
+            (None, Some((names, value))) => {
+                self.mark("claim-types", None, value);
+                s.claim_types.clear();
+                for name in names {
+                    if !s.claim_types.contains(&name) {
+                        s.claim_types.push(name);
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn auth(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "auth") else {
+            return;
+        };
+        let mut prefixed = None;
+        let mut listed = false;
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "prefixed-keys" => prefixed = self.boolean(value, "auth.prefixed-keys"),
+                "keys" => {
+                    let DeValue::Array(items) = value.get_ref() else {
+                        self.errors.at(value, format!("auth.keys must be an array of tables (got {}): write each key under [[auth.keys]]", value.get_ref().type_str()));
+                        continue;
+                    };
+                    listed = !items.is_empty();
+                    for item in items {
+                        self.api_key(item, s);
+                    }
+                }
+                other => self.unknown(key, other, &["prefixed-keys", "keys"]),
+            }
+        }
+        s.accept_prefixed_keys = prefixed.unwrap_or(!listed);
+    }
+
+    fn api_key(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "auth.keys entry") else {
+            return;
+        };
+        let (mut name, mut environment, mut limit) = (None, None, None);
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "key" => name = self.string(value, "auth.keys key", "").map(|k| (k, value)),
+                "environment" => {
+                    let environments = [
+                        ("sandbox", Environment::Sandbox),
+                        ("production", Environment::Production),
+                    ];
+                    environment = self.variant(value, &environments);
+                }
+                "rate-limit" => {
+                    limit = self
+                        .uint(value, "rate-limit")
+                        .map(|n| (u32::try_from(n).unwrap_or(u32::MAX), value))
+                }
+                other => self.unknown(key, other, &["key", "environment", "rate-limit"]),
+            }
+        }
+        let missing = [
+            ("key", name.is_none()),
+            ("environment", environment.is_none()),
+        ];
+        for (field, absent) in missing {
+            if absent && !table.contains_key(field) {
+                self.errors
+                    .at(value, format!("missing field `{field}` in [[auth.keys]]"));
+            }
+        }
+        let (Some((name, key_value)), Some(environment)) = (name, environment) else {
+            return;
+        };
+        self.mark("auth.keys", Some(&name), key_value);
+        if let Some((_, value)) = limit {
+            self.mark("auth.keys.rate-limit", Some(&name), value);
+        }
+        let entry = ApiKey {
+            environment,
+            limit: limit.map(|(n, _)| n),
+        };
+        if s.api_keys.insert(name.clone(), entry).is_some() {
+            self.errors
+                .at(key_value, format!("API key {name:?} is listed twice"));
+        }
+    }
+
+    fn rate_limit(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "rate-limit") else {
+            return;
+        };
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "limit" => {
+                    if let Some(n) = self.uint(value, "rate-limit.limit") {
+                        self.mark("rate-limit.limit", None, value);
+                        s.rate_limit = u32::try_from(n).unwrap_or(u32::MAX);
+                    }
+                }
+                "window-s" => {
+                    if let Some(n) = self.uint(value, "rate-limit.window-s") {
+                        self.mark("rate-limit.window-s", None, value);
+                        s.rate_limit_window = Duration::from_secs(n);
+                    }
+                }
+                other => self.unknown(key, other, &["limit", "window-s"]),
+            }
+        }
+    }
+
+    fn environments(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "environments") else {
+            return;
+        };
+        for (key, value) in table {
+            let (slot, id_key) = match key.get_ref().as_ref() {
+                "sandbox" => (&mut s.sandbox, super::ENVIRONMENT_KEYS[0]),
+                "production" => (&mut s.production, super::ENVIRONMENT_KEYS[1]),
+                other => {
+                    self.unknown(key, other, &["sandbox", "production"]);
+                    continue;
+                }
+            };
+            let Some(inner) = self.table(value, "environments entry") else {
+                continue;
+            };
+            for (key, value) in inner {
+                match key.get_ref().as_ref() {
+                    "id" => {
+                        if let Some(id) = self.string(value, "environment id", id_key) {
+                            slot.environment_id = id;
+                        }
+                    }
+                    other => self.unknown(key, other, &["id"]),
+                }
+            }
+        }
+    }
+
+    fn keys(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "keys") else {
+            return;
+        };
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "dir" => {
+                    let Some(raw) = self.string(value, "keys.dir", "") else {
+                        continue;
+                    };
+                    let dir = self.base_dir.join(&raw);
+                    if dir.is_dir() {
+                        s.key_dir = Some(dir);
+                    } else {
+                        self.errors.at(value, format!("keys.dir {raw:?} is not a folder (resolved to {}); `persona-mock keygen --out DIR` writes one", dir.display()));
+                    }
+                }
+                other => self.unknown(key, other, &["dir"]),
+            }
+        }
+    }
+
+    fn scenarios_dirs(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.errors.at(
+                value,
+                format!(
+                    "scenarios-dirs must be an array of strings (got {})",
+                    value.get_ref().type_str()
+                ),
+            );
+            return;
+        };
+        for item in items {
+            let Some(raw) = self.string(item, "scenarios-dirs entry", "") else {
+                continue;
+            };
+            let path = self.base_dir.join(&raw);
+            if path.is_dir() {
+                s.scenarios_dirs.push(path);
+            } else {
+                self.errors.at(
+                    item,
+                    format!(
+                        "scenarios-dirs entry {raw:?} is not a folder (resolved to {})",
+                        path.display()
+                    ),
+                );
+            }
+        }
+    }
+
+    fn journal(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "journal") else {
+            return;
+        };
+        let mut limits = JournalLimits::default();
+        let mut enabled = true;
+        for (key, value) in table {
+            let (slot, name) = match key.get_ref().as_ref() {
+                "enabled" => {
+                    enabled = self.boolean(value, "journal.enabled").unwrap_or(true);
+                    continue;
+                }
+                "per-session" => (&mut limits.per_session, "journal.per-session"),
+                "total" => (&mut limits.total, "journal.total"),
+                "body-bytes" => (&mut limits.body_bytes, "journal.body-bytes"),
+                other => {
+                    self.unknown(
+                        key,
+                        other,
+                        &["enabled", "per-session", "total", "body-bytes"],
+                    );
+                    continue;
+                }
+            };
+            if let Some(n) = self.uint(value, name) {
+                *slot = usize::try_from(n).unwrap_or(usize::MAX);
+                self.mark(name, None, value);
+            }
+        }
+        s.journal = enabled.then_some(limits);
+    }
+
+    fn limits(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "limits") else {
+            return;
+        };
+        for (key, value) in table {
+            let name = key.get_ref().as_ref();
+            let Some(limit) = Limit::ALL.into_iter().find(|l| l.name() == name) else {
+                self.unknown(key, name, &Limit::ALL.map(Limit::name));
+                continue;
+            };
+            if let Some(n) = self.uint(value, limit.key()) {
+                self.mark(limit.key(), None, value);
+                s.limits.set(limit, n);
+            }
+        }
+    }
+
+    /// Notes where a setting (or an entry of one) was written.
+    fn mark(&mut self, key: &'static str, item: Option<&str>, value: &Value<'_>) {
+        self.spans
+            .insert((key, item.map(str::to_string)), value.span());
+    }
+
+    fn unknown(&mut self, key: &Spanned<std::borrow::Cow<'_, str>>, name: &str, allowed: &[&str]) {
+        let expected = match allowed {
+            [one] => format!("`{one}`"),
+            [a, b] => format!("`{a}` or `{b}`"),
+            _ => format!(
+                "one of {}",
+                allowed
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.errors.push(
+            Some(key.span()),
+            format!("unknown field `{name}`, expected {expected}"),
+        );
+    }
+
+    fn table<'v, 'i>(&mut self, value: &'v Value<'i>, key: &str) -> Option<&'v DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(table) => Some(table),
+            other => {
+                self.errors.at(
+                    value,
+                    format!("{key} must be a table (got {})", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string; `mark` (when not empty) notes its place for validation.
+    fn string(&mut self, value: &Value<'_>, key: &str, mark: &'static str) -> Option<String> {
+        match value.get_ref() {
+            DeValue::String(text) => {
+                if !mark.is_empty() {
+                    self.mark(mark, None, value);
+                }
+                Some(text.to_string())
+            }
+            other => {
+                self.errors.at(
+                    value,
+                    format!("{key} must be a string (got {})", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A list of strings, each entry's place noted under `key`.
+    fn strings(&mut self, value: &Value<'_>, key: &'static str) -> Option<Vec<String>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.errors.at(
+                value,
+                format!(
+                    "{key} must be an array of strings (got {})",
+                    value.get_ref().type_str()
+                ),
+            );
+            return None;
+        };
+        self.mark(key, None, value);
+        let mut out = Vec::new();
+        for item in items {
+            match item.get_ref() {
+                DeValue::String(text) => {
+                    self.mark(key, Some(text), item);
+                    out.push(text.to_string());
+                }
+                other => self.errors.at(
+                    item,
+                    format!("{key} entries must be strings (got {})", other.type_str()),
+                ),
+            }
+        }
+        Some(out)
+    }
+
+    fn boolean(&mut self, value: &Value<'_>, key: &str) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.errors.at(
+                    value,
+                    format!("{key} must be true or false (got {})", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn uint(&mut self, value: &Value<'_>, key: &str) -> Option<u64> {
+        match value.get_ref() {
+            DeValue::Integer(i) => match u64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    self.errors.at(
+                        value,
+                        format!(
+                            "{key} must be a whole number of at least 0 (got {})",
+                            i.as_str()
+                        ),
+                    );
+                    None
+                }
+            },
+            other => {
+                self.errors.at(
+                    value,
+                    format!("{key} must be a whole number (got {})", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn variant<T: Copy>(&mut self, value: &Value<'_>, variants: &[(&str, T)]) -> Option<T> {
+        let names: Vec<&str> = variants.iter().map(|(n, _)| *n).collect();
+        let expected = match names.as_slice() {
+            [a, b] => format!("`{a}` or `{b}`"),
+            _ => format!(
+                "one of {}",
+                names
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        match value.get_ref() {
+            DeValue::String(text) => {
+                if let Some((_, v)) = variants.iter().find(|(n, _)| *n == text.as_ref()) {
+                    return Some(*v);
+                }
+                self.errors.at(
+                    value,
+                    format!("unknown variant `{text}`, expected {expected}"),
+                );
+                None
+            }
+            other => {
+                self.errors.at(
+                    value,
+                    format!("expected {expected} (got {})", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The mock's state: every store a request reads or changes, built once at
+//! startup from validated settings. [`State::reset`] names every store, so
+//! a store added later cannot be forgotten by a reset.
+
+use crate::api::ApiError;
+use crate::api::conventions::{Inflection, truncate};
+use crate::auth::{Authenticator, Environment, RateLimiter};
+use crate::clock::Clock;
+use crate::error::StartError;
+use crate::ids::Fresh;
+use crate::journal::{Journal, now_rfc3339};
+use crate::keys::{KeyRing, KeySource};
+use crate::profile::WireFormat;
+use crate::scenario::{ScenarioStore, Sessions, StoreError};
+use crate::settings::{Limits, RedemptionContext, Settings};
+use hyper::header::HeaderValue;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The identifiers an environment's responses carry, ready to send.
+pub(crate) struct EnvironmentHeaders {
+    /// `Persona-Environment-Id`.
+    pub environment_id: HeaderValue,
+    /// `Persona-Organization-Id`.
+    pub organization_id: HeaderValue,
+}
+
+/// What every challenge carries besides its token type and context.
+pub(crate) struct ChallengeSettings {
+    /// `issuer_name`.
+    pub issuer_name: Vec<u8>,
+    /// `origin_info`: the origins joined with `,`.
+    pub origin_info: Vec<u8>,
+    /// Whether challenges carry a redemption context.
+    pub redemption_context: RedemptionContext,
+    /// The challenge response's keys in each inflection (kebab, camel,
+    /// snake), made once.
+    pub response_keys: [[String; 3]; 3],
+}
+
+/// Who may use the control API under `/__mock/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlAccess {
+    /// Anyone who can connect: the mock listens on a loopback address.
+    Loopback,
+    /// Requests with `Persona-Mock-Token` equal to this.
+    Token(String),
+    /// Nobody: the mock listens beyond loopback and no token was given.
+    Off,
+}
+
+impl ControlAccess {
+    /// The access for a server bound to `address`.
+    pub fn for_address(token: Option<&str>, address: std::net::SocketAddr) -> ControlAccess {
+        match token {
+            Some(token) => ControlAccess::Token(token.to_string()),
+            None if address.ip().is_loopback() => ControlAccess::Loopback,
+            None => ControlAccess::Off,
+        }
+    }
+}
+
+/// How many unmatched requests are kept.
+pub const UNMATCHED_LIMIT: usize = 1_000;
+
+/// A request to a path the mock does not implement.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UnmatchedRequest {
+    /// When it arrived (RFC 3339 UTC).
+    pub time: String,
+    /// Its session.
+    pub session: String,
+    /// The method.
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+}
+
+/// Requests to paths the mock does not implement (with `--strict`), newest
+/// last, at most [`UNMATCHED_LIMIT`].
+#[derive(Default)]
+pub(crate) struct UnmatchedLog {
+    inner: Mutex<(VecDeque<UnmatchedRequest>, u64)>,
+}
+
+impl UnmatchedLog {
+    /// Notes one request.
+    pub fn record(&self, session: &str, method: &str, path: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.0.len() >= UNMATCHED_LIMIT {
+            inner.0.pop_front();
+            inner.1 += 1;
+        }
+        inner.0.push_back(UnmatchedRequest {
+            time: now_rfc3339(),
+            session: session.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+        });
+    }
+
+    /// The requests kept, and how many were dropped.
+    pub fn list(&self) -> (Vec<UnmatchedRequest>, u64) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.0.iter().cloned().collect(), inner.1)
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        *self.inner.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
+    }
+}
+
+/// Every store and setting a request needs.
+pub struct State {
+    /// The wire choices in force.
+    pub(crate) wire: WireFormat,
+    /// Issuer keys by namespace and claim type.
+    pub(crate) keys: KeyRing,
+    /// What challenges carry.
+    pub(crate) challenge: ChallengeSettings,
+    /// Request ids and redemption contexts.
+    pub(crate) fresh: Fresh,
+    /// Whether unknown request fields are ignored.
+    pub(crate) allow_unknown_fields: bool,
+    /// Valid API keys.
+    pub(crate) auth: Authenticator,
+    /// The default rate-limit window.
+    pub(crate) rate_limit_window: Duration,
+    /// Counts requests per session (and per session and scenario).
+    pub(crate) limiter: RateLimiter,
+    /// Headers of sandbox-key responses.
+    pub(crate) sandbox: EnvironmentHeaders,
+    /// Headers of production-key responses.
+    pub(crate) production: EnvironmentHeaders,
+    /// Largest body accepted.
+    pub(crate) max_body_bytes: usize,
+    /// Header, timeout and connection limits.
+    pub(crate) limits: Limits,
+    /// The scenarios in force.
+    pub(crate) scenarios: ScenarioStore,
+    /// Each session's progress through scenarios, and its bound scenario.
+    pub(crate) sessions: Sessions,
+    /// What clients sent and what they got; `None` when turned off.
+    pub(crate) journal: Option<Journal>,
+    /// Whether requests to unknown paths are collected.
+    pub(crate) strict: bool,
+    /// Requests to unknown paths (with `--strict`).
+    pub(crate) unmatched: UnmatchedLog,
+    /// Who may use the control API.
+    pub(crate) control: ControlAccess,
+}
+
+impl State {
+    /// Validates the settings, then builds the state, loading key and
+    /// scenario files.
+    pub fn new(settings: &Settings, clock: Arc<dyn Clock>) -> Result<State, StartError> {
+        settings.validate().map_err(StartError::Settings)?;
+        let wire = settings.wire_format();
+        let source = settings.seed.map_or(KeySource::Random, KeySource::Seeded);
+        let mut keys = KeyRing::new(&settings.claim_types, source, wire);
+        if let Some(dir) = &settings.key_dir {
+            let ignored = keys.load_dir(dir).map_err(StartError::KeyFiles)?;
+            for path in ignored {
+                tracing::warn!(path = %path.display(), "key file for a claim type that is not configured; ignored");
+            }
+        }
+        let scenarios = ScenarioStore::load(&settings.scenarios_dirs, settings.scenario.as_deref())
+            .map_err(|e| match e {
+                StoreError::Files(errors) => StartError::Scenarios(errors),
+                StoreError::UnknownDefault { name, available } => {
+                    StartError::UnknownScenario { name, available }
+                }
+            })?;
+        let environment_headers = |environment| {
+            let ids = settings.environment(environment);
+            EnvironmentHeaders {
+                environment_id: HeaderValue::from_str(&ids.environment_id)
+                    .expect("validated: env_ and header-safe characters"),
+                organization_id: HeaderValue::from_str(&ids.organization_id)
+                    .expect("validated: org_ and header-safe characters"),
+            }
+        };
+        let response_keys =
+            [Inflection::Kebab, Inflection::Camel, Inflection::Snake].map(|inflection| {
+                ["challenge", "token-key", "token-key-id"].map(|k| inflection.apply(k).into_owned())
+            });
+        Ok(State {
+            wire,
+            keys,
+            challenge: ChallengeSettings {
+                issuer_name: settings.issuer_name.as_bytes().to_vec(),
+                origin_info: settings.origin_info.join(",").into_bytes(),
+                redemption_context: settings.redemption_context,
+                response_keys,
+            },
+            fresh: Fresh::new(settings.seed),
+            allow_unknown_fields: settings.allow_unknown_fields,
+            auth: Authenticator {
+                accept_prefixed: settings.accept_prefixed_keys,
+                keys: settings.api_keys.clone(),
+                default_limit: settings.rate_limit,
+            },
+            rate_limit_window: settings.rate_limit_window,
+            limiter: RateLimiter::new(clock),
+            sandbox: environment_headers(Environment::Sandbox),
+            production: environment_headers(Environment::Production),
+            max_body_bytes: settings.max_body_bytes,
+            limits: settings.limits,
+            scenarios,
+            sessions: Sessions::default(),
+            journal: settings.journal.map(Journal::new),
+            strict: settings.strict,
+            unmatched: UnmatchedLog::default(),
+            control: ControlAccess::for_address(
+                settings.control_token.as_deref(),
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            ),
+        })
+    }
+
+    /// The issuer keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// Header, timeout and connection limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Largest request body accepted.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The request journal, if it is on.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// Sets who may use the control API, once the listening address is known.
+    pub fn set_control_access(&mut self, access: ControlAccess) {
+        self.control = access;
+    }
+
+    /// The headers of an environment's responses.
+    pub(crate) fn environment(&self, environment: Environment) -> &EnvironmentHeaders {
+        match environment {
+            Environment::Sandbox => &self.sandbox,
+            Environment::Production => &self.production,
+        }
+    }
+
+    /// Resets one session (or all): scenario progress, rate-limit windows,
+    /// the journal, and (for all) the unmatched requests.
+    pub fn reset(&self, session: Option<&str>) {
+        // Every field is named: a new store does not compile until it says
+        // here whether a reset clears it.
+        let State {
+            wire: _,
+            keys: _,
+            challenge: _,
+            fresh: _,
+            allow_unknown_fields: _,
+            auth: _,
+            rate_limit_window: _,
+            limiter,
+            sandbox: _,
+            production: _,
+            max_body_bytes: _,
+            limits: _,
+            scenarios: _,
+            sessions,
+            journal,
+            strict: _,
+            unmatched,
+            control: _,
+        } = self;
+        sessions.reset(session);
+        limiter.reset(session);
+        if let Some(journal) = journal {
+            journal.clear(session);
+        }
+        if session.is_none() {
+            unmatched.clear();
+        }
+    }
+
+    /// Binds a scenario to a session (`None` unbinds); the session starts it
+    /// from its first step.
+    pub fn bind_scenario(&self, session: &str, scenario: Option<&str>) -> Result<(), ApiError> {
+        if let Some(name) = scenario
+            && self.scenarios.current().get(name).is_none()
+        {
+            return Err(ApiError::unprocessable(
+                "/scenario",
+                format!(
+                    "Unknown scenario {:?}. Available scenarios: {}.",
+                    truncate(name),
+                    self.scenarios.current().names()
+                ),
+            ));
+        }
+        self.sessions.bind(session, scenario.map(str::to_string));
+        Ok(())
+    }
+
+    /// Whether scenario files are watched for changes.
+    pub fn watches_scenario_files(&self) -> bool {
+        self.scenarios.watches_files()
+    }
+
+    /// Reloads scenario files that changed; logs errors and keeps the set in
+    /// force when a changed file is invalid. Reads files: call it off the
+    /// async runtime.
+    pub fn reload_scenarios(&self) {
+        match self.scenarios.reload_if_changed() {
+            Ok(changed) => {
+                for name in changed {
+                    tracing::info!(scenario = %name, "scenario reloaded");
+                    self.sessions.restart(&name);
+                }
+            }
+            Err(errors) => {
+                tracing::warn!(
+                    "scenario files changed but have errors; the previous scenarios stay in force:\n{errors}"
+                );
+            }
+        }
+    }
+}
