@@ -5,10 +5,13 @@
 //! session's progress apart.
 
 mod load;
+mod parse;
 mod sessions;
 mod store;
+mod when;
 
-pub use load::{ScenarioSet, is_scenario_name, is_scenario_path, parse_scenario, scenario_name};
+pub use load::{ScenarioSet, is_scenario_name, is_scenario_path, scenario_name};
+pub use parse::parse_scenario;
 pub use sessions::Sessions;
 pub use store::{MAX_UPLOADS, ScenarioStore, StoreError, UploadError};
 

@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(result, Ok(true), "the upload waited for the reload");
         assert_eq!(changed, ["slow"]);
         let set = store.current();
-        assert!(set.get("during-reload").is_some(), "the reload kept the upload");
+        assert!(
+            set.get("during-reload").is_some(),
+            "the reload kept the upload"
+        );
         assert!(set.get("slow").is_some());
     }
 }

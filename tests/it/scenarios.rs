@@ -285,6 +285,62 @@ async fn header_lists_give_one_value_per_repetition_and_the_last_repeats() {
 }
 
 #[tokio::test]
+async fn when_endpoint_and_body_pointers_pick_requests() {
+    let settings = Settings {
+        scenario: Some("when-body".into()),
+        scenarios_dirs: vec![test_scenarios()],
+        allow_unknown_fields: true,
+        ..Settings::default()
+    };
+    let server = TestServer::with(MockServer::builder().settings(settings)).await;
+    let age21 = r#"{"claimType":"age_over21_verified"}"#;
+    let age21_sandbox = r#"{"claim_type":"age_over21_verified","sandbox":true}"#;
+    // Both pointers must hold; the first segment matches any inflection.
+    assert_real(&server.challenge(age21, &[]).await);
+    assert_eq!(server.challenge(age21_sandbox, &[]).await.status, 422);
+    // Nested pointers and numbers.
+    assert_real(
+        &server
+            .challenge(
+                r#"{"claim-type":"age_over18_verified","meta":{"attempt":1}}"#,
+                &[],
+            )
+            .await,
+    );
+    assert_eq!(
+        server
+            .challenge(
+                r#"{"claim-type":"age_over18_verified","meta":{"attempt":2}}"#,
+                &[]
+            )
+            .await
+            .status,
+        503
+    );
+}
+
+#[test]
+fn unknown_endpoints_and_pointers_are_placed_errors() {
+    let text =
+        "[[step]]\nstatus = 500\nwhen = { endpoint = \"relay\", body = { \"claim-type\" = 1 } }\n";
+    let errors = persona_mock::testing::parse_scenario(
+        "bad",
+        text,
+        std::path::Path::new("bad.toml"),
+        "test",
+    )
+    .unwrap_err();
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "bad.toml:3:21: unknown endpoint \"relay\"; endpoints are challenge",
+            "bad.toml:3:39: when.body keys are JSON pointers starting with '/', like \"/claim-type\" (got \"claim-type\")",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn when_conditions_pick_requests_and_others_fall_through() {
     let server = server("when-match").await;
     let age21 = r#"{"claimType":"age_over21_verified"}"#;
