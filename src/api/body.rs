@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde::Deserializer;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
 
@@ -30,12 +31,19 @@ pub enum RequestBody {
 /// One top-level field of a JSON object body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
-    /// The key in kebab-case.
-    pub key: String,
     /// The key as the client spelled it.
     pub sent: String,
+    /// The key in kebab-case, when that differs from `sent`.
+    kebab: Option<String>,
     /// The value.
     pub value: Value,
+}
+
+impl Field {
+    /// The key in kebab-case.
+    pub fn key(&self) -> &str {
+        self.kebab.as_deref().unwrap_or(&self.sent)
+    }
 }
 
 /// A JSON body.
@@ -96,7 +104,7 @@ impl Body {
         };
         let first = first.replace("~1", "/").replace("~0", "~");
         let key = to_kebab(&first);
-        let value = &fields.iter().find(|f| f.key == key)?.value;
+        let value = &fields.iter().find(|f| f.key() == key)?.value;
         if rest.is_empty() {
             Some(value)
         } else {
@@ -125,6 +133,9 @@ pub struct FieldSpec {
     pub required: bool,
 }
 
+/// The most fields a schema may list.
+const MAX_FIELDS: usize = 16;
+
 /// An endpoint's request body schema, as Persona's API reference gives it.
 #[derive(Clone, Copy, Debug)]
 pub struct Schema {
@@ -151,7 +162,10 @@ impl<'a> Checked<'a> {
     }
 
     fn get(&self, name: &str) -> Option<&'a Value> {
-        self.fields.iter().find(|f| f.key == name).map(|f| &f.value)
+        self.fields
+            .iter()
+            .find(|f| f.key() == name)
+            .map(|f| &f.value)
     }
 }
 
@@ -179,26 +193,44 @@ impl Schema {
             }
             Ok(Json::Object(fields)) => fields,
         };
-        let known = |key: &str| self.fields.iter().any(|spec| spec.name == key);
-        if !allow_unknown && let Some(unknown) = fields.iter().find(|f| !known(&f.key)) {
+        // One pass: each field's place in the schema, the first unknown
+        // field and the first repeated one.
+        assert!(
+            self.fields.len() <= MAX_FIELDS,
+            "a schema lists at most {MAX_FIELDS} fields"
+        );
+        let mut slots: [Option<&Field>; MAX_FIELDS] = [None; MAX_FIELDS];
+        let mut unknown = None;
+        let mut repeated = None;
+        for field in fields {
+            let key = field.key();
+            match self.fields.iter().position(|spec| spec.name == key) {
+                Some(i) => match slots[i] {
+                    Some(first) => {
+                        repeated.get_or_insert((first, field));
+                    }
+                    None => slots[i] = Some(field),
+                },
+                None => {
+                    unknown.get_or_insert(field);
+                }
+            }
+        }
+        if let (false, Some(unknown)) = (allow_unknown, unknown) {
             return Err(ApiError::bad_request(format!(
                 "Unknown field {:?}: the allowed fields are {}.",
                 truncate(&unknown.sent),
                 self.field_names()
             )));
         }
-        for (i, field) in fields.iter().enumerate() {
-            if known(&field.key)
-                && let Some(first) = fields[..i].iter().find(|f| f.key == field.key)
-            {
-                return Err(ApiError::bad_request(format!(
-                    "{:?} and {:?} name the same field; send it once.",
-                    first.sent, field.sent
-                )));
-            }
+        if let Some((first, again)) = repeated {
+            return Err(ApiError::bad_request(format!(
+                "{:?} and {:?} name the same field; send it once.",
+                first.sent, again.sent
+            )));
         }
-        for spec in self.fields {
-            let Some(field) = fields.iter().find(|f| f.key == spec.name) else {
+        for (spec, slot) in self.fields.iter().zip(slots) {
+            let Some(field) = slot else {
                 if spec.required {
                     return Err(ApiError::bad_request(format!(
                         "{} is required, as in {example}.",
@@ -256,8 +288,11 @@ impl<'de> Visitor<'de> for JsonVisitor {
         let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(2));
         while let Some(sent) = map.next_key::<String>()? {
             let value = map.next_value::<Value>()?;
-            let key = to_kebab(&sent).into_owned();
-            fields.push(Field { key, sent, value });
+            let kebab = match to_kebab(&sent) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(kebab) => Some(kebab),
+            };
+            fields.push(Field { sent, kebab, value });
         }
         Ok(Json::Object(fields))
     }
