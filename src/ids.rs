@@ -35,13 +35,19 @@ pub enum Stream {
     RequestId,
     /// Redemption contexts of challenges.
     RedemptionContext,
+    /// Relay tokens.
+    RelayToken,
+    /// Relay secrets.
+    RelaySecret,
+    /// Session token ids (`jti`).
+    SessionToken,
 }
 
 /// Fresh bytes: random, or (with `--seed`) derived from the seed and a
 /// counter per stream, so a seeded run repeats itself exactly.
 pub struct Fresh {
     seed: Option<u64>,
-    counters: [AtomicU64; 2],
+    counters: [AtomicU64; 5],
 }
 
 impl Fresh {
@@ -49,7 +55,7 @@ impl Fresh {
     pub fn new(seed: Option<u64>) -> Fresh {
         Fresh {
             seed,
-            counters: [AtomicU64::new(0), AtomicU64::new(0)],
+            counters: Default::default(),
         }
     }
 
@@ -58,6 +64,9 @@ impl Fresh {
         let (label, counter): (&[u8], _) = match stream {
             Stream::RequestId => (b"persona-mock request id\0", &self.counters[0]),
             Stream::RedemptionContext => (b"persona-mock redemption context\0", &self.counters[1]),
+            Stream::RelayToken => (b"persona-mock relay token\0", &self.counters[2]),
+            Stream::RelaySecret => (b"persona-mock relay secret\0", &self.counters[3]),
+            Stream::SessionToken => (b"persona-mock session token\0", &self.counters[4]),
         };
         match self.seed {
             Some(seed) => Sha256::new()
@@ -80,6 +89,23 @@ impl Fresh {
         HeaderValue::from_maybe_shared(Bytes::from(opaque("req_", &bytes)))
             .expect("ids are alphanumeric")
     }
+}
+
+/// A UUIDv4 (RFC 9562) made from 16 of `bytes`, lowercase and hyphenated.
+pub fn uuid_v4(bytes: &[u8; 32]) -> String {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&bytes[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = crate::privacypass::hex::encode(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Whether a session id is 1 to 128 visible ASCII characters.
@@ -149,6 +175,14 @@ mod tests {
     fn a_plus_in_a_session_segment_is_kept() {
         assert_eq!(session_segment("ci+run%2D1").unwrap(), "ci+run-1");
         assert!(session_segment("a%20b").is_err());
+    }
+
+    #[test]
+    fn uuids_have_the_version_and_variant_bits() {
+        let id = uuid_v4(&[0xff; 32]);
+        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let id = uuid_v4(&[0; 32]);
+        assert_eq!(id, "00000000-0000-4000-8000-000000000000");
     }
 
     #[test]

@@ -1,13 +1,13 @@
-//! Issuer keys: one key pair per claim type and namespace, generated with
-//! `p384` (at random, or derived from `--seed`) or loaded from PEM files, and
-//! their `token-key` / `token-key-id` encodings, computed once per key.
+//! Issuer keys: one key pair per claim type and namespace, P-384 (token
+//! type 1) or RSA-2048 (token type 2), generated at random, derived from
+//! `--seed`, or loaded from PEM files, with their `token-key` /
+//! `token-key-id` encodings computed once per key.
 
-use crate::privacypass::TokenType;
 use crate::privacypass::hex;
+use crate::privacypass::{IssuerSecret, RsaSecret, TokenType};
 use crate::profile::{TokenKeyEncoding, WireFormat};
-use p384::elliptic_curve::sec1::ToSec1Point;
-use p384::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use rand::Rng;
+use p384::pkcs8::DecodePrivateKey;
+use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256, Sha384};
 use std::collections::HashMap;
 use std::fmt;
@@ -34,20 +34,13 @@ impl Namespace {
             Namespace::Sandbox => "sandbox",
         }
     }
-}
 
-/// The secret half of an issuer key; its kind fixes the token type.
-#[derive(Clone)]
-pub enum IssuerSecret {
-    /// A P-384 scalar: VOPRF(P-384, SHA-384), token type 0x0001.
-    P384(p384::SecretKey),
-}
-
-impl IssuerSecret {
-    /// The token type this secret issues.
-    pub fn token_type(&self) -> TokenType {
-        match self {
-            IssuerSecret::P384(_) => TokenType::VoprfP384,
+    /// The namespace of `sandbox: true` (or false).
+    pub fn of(sandbox: bool) -> Namespace {
+        if sandbox {
+            Namespace::Sandbox
+        } else {
+            Namespace::Production
         }
     }
 }
@@ -56,7 +49,7 @@ impl IssuerSecret {
 pub struct IssuerKey {
     /// The token type this key issues.
     pub token_type: TokenType,
-    /// The private key; issuance and redemption will need it.
+    /// The private key.
     secret: IssuerSecret,
     /// `token-key` before base64url: what `token_key_id` hashes.
     token_key: Vec<u8>,
@@ -66,29 +59,37 @@ pub struct IssuerKey {
     token_key_id: [u8; 32],
     /// `token-key-id` as sent: lowercase hex of `token_key_id`.
     token_key_id_hex: String,
+    /// SHA-256 of the key's RFC 9578 encoding, when `token_key` is another
+    /// encoding (a DER P-384 key): the id an RFC client computes.
+    rfc9578_key_id: Option<[u8; 32]>,
 }
 
 impl IssuerKey {
-    /// Wraps a P-384 secret key, computing its encodings for `wire`.
-    pub fn from_p384(secret: p384::SecretKey, wire: WireFormat) -> IssuerKey {
-        let public = secret.public_key();
-        let token_key = match wire.token_key {
-            TokenKeyEncoding::SpkiDer => public
-                .to_public_key_der()
-                .expect("a valid P-384 public key always encodes as SPKI")
-                .into_vec(),
-            TokenKeyEncoding::Rfc9578 => public.to_sec1_point(true).as_bytes().to_vec(),
+    /// Wraps a secret, computing its encodings for `wire`. Type 1 keys
+    /// follow the wire's `token-key` encoding; type 2 keys are always the
+    /// RSASSA-PSS SubjectPublicKeyInfo RFC 9578 requires (which is DER).
+    pub fn new(secret: IssuerSecret, wire: WireFormat) -> IssuerKey {
+        let rfc9578 = secret.rfc9578_key();
+        let token_key = match (secret.token_type(), wire.token_key) {
+            (TokenType::VoprfP384, TokenKeyEncoding::SpkiDer) => secret.spki_der(),
+            _ => rfc9578.clone(),
         };
         let token_key_id: [u8; 32] = Sha256::digest(&token_key).into();
-        let secret = IssuerSecret::P384(secret);
+        let rfc9578_key_id: [u8; 32] = Sha256::digest(&rfc9578).into();
         IssuerKey {
             token_type: secret.token_type(),
             token_key_b64: wire.padding.encode(&token_key),
             token_key_id_hex: hex::encode(&token_key_id),
+            rfc9578_key_id: (rfc9578_key_id != token_key_id).then_some(rfc9578_key_id),
             token_key,
             token_key_id,
             secret,
         }
+    }
+
+    /// Wraps a P-384 secret key, computing its encodings for `wire`.
+    pub fn from_p384(secret: p384::SecretKey, wire: WireFormat) -> IssuerKey {
+        IssuerKey::new(IssuerSecret::p384(secret), wire)
     }
 
     /// `token-key` before base64url.
@@ -109,6 +110,18 @@ impl IssuerKey {
     /// `token-key-id` as sent in responses.
     pub fn token_key_id_hex(&self) -> &str {
         &self.token_key_id_hex
+    }
+
+    /// Whether `id` names this key: SHA-256 of the advertised `token-key`,
+    /// or of the key's RFC 9578 encoding (both name the same key).
+    pub fn has_id(&self, id: &[u8; 32]) -> bool {
+        *id == self.token_key_id || self.rfc9578_key_id.as_ref() == Some(id)
+    }
+
+    /// Whether the last byte of one of the key's ids is `byte` (the
+    /// truncated key id of a TokenRequest).
+    pub fn has_truncated_id(&self, byte: u8) -> bool {
+        self.token_key_id[31] == byte || self.rfc9578_key_id.is_some_and(|id| id[31] == byte)
     }
 
     /// The private key, for issuing and verifying tokens.
@@ -137,8 +150,34 @@ pub enum KeySource {
 }
 
 impl KeySource {
-    /// Generates the key for one claim type and namespace.
-    pub fn generate(self, namespace: Namespace, claim_type: &str) -> p384::SecretKey {
+    /// Generates the key for one claim type and namespace (an RSA key takes
+    /// 50–150 ms).
+    pub fn generate(
+        self,
+        namespace: Namespace,
+        claim_type: &str,
+        token_type: TokenType,
+    ) -> IssuerSecret {
+        match token_type {
+            TokenType::VoprfP384 => IssuerSecret::p384(self.p384(namespace, claim_type)),
+            TokenType::BlindRsa2048 => match self {
+                KeySource::Random => IssuerSecret::generate_rsa(&mut rand::rng()),
+                KeySource::Seeded(seed) => {
+                    let digest: [u8; 32] = Sha256::new()
+                        .chain_update(b"persona-mock rsa issuer key v1\0")
+                        .chain_update(seed.to_be_bytes())
+                        .chain_update(namespace.name().as_bytes())
+                        .chain_update([0])
+                        .chain_update(claim_type.as_bytes())
+                        .finalize()
+                        .into();
+                    IssuerSecret::generate_rsa(&mut rand::rngs::StdRng::from_seed(digest))
+                }
+            },
+        }
+    }
+
+    fn p384(self, namespace: Namespace, claim_type: &str) -> p384::SecretKey {
         match self {
             KeySource::Random => loop {
                 let mut bytes = [0u8; 48];
@@ -166,15 +205,16 @@ impl KeySource {
 
 /// A key that exists from startup (loaded) or is made on first use.
 struct KeySlot {
+    token_type: TokenType,
     key: OnceLock<IssuerKey>,
 }
 
 /// Every issuer key the mock serves, by namespace and claim type.
 ///
 /// Generated keys are made on first use (or by [`KeyRing::warm`] right after
-/// startup), so startup does not wait on key generation however many claim
-/// types are configured. Each slot is initialised exactly once, so a claim type
-/// keeps its key for the life of the process.
+/// startup, RSA keys first), so startup does not wait on key generation
+/// however many claim types are configured. Each slot is initialised exactly
+/// once, so a claim type keeps its key for the life of the process.
 pub struct KeyRing {
     /// The encodings every key is computed for.
     wire: WireFormat,
@@ -206,15 +246,21 @@ impl fmt::Display for KeyFileError {
 impl std::error::Error for KeyFileError {}
 
 impl KeyRing {
-    /// A ring for `claim_types` whose keys all come from `source`.
-    pub fn new(claim_types: &[String], source: KeySource, wire: WireFormat) -> KeyRing {
+    /// A ring for `claim_types` (each with the token type it issues) whose
+    /// keys all come from `source`.
+    pub fn new(
+        claim_types: &[(String, TokenType)],
+        source: KeySource,
+        wire: WireFormat,
+    ) -> KeyRing {
         let slots = || {
             claim_types
                 .iter()
-                .map(|name| {
+                .map(|(name, token_type)| {
                     (
                         name.clone(),
                         KeySlot {
+                            token_type: *token_type,
                             key: OnceLock::new(),
                         },
                     )
@@ -224,7 +270,7 @@ impl KeyRing {
         KeyRing {
             wire,
             source,
-            claim_types: claim_types.to_vec(),
+            claim_types: claim_types.iter().map(|(name, _)| name.clone()).collect(),
             production: slots(),
             sandbox: slots(),
         }
@@ -270,9 +316,17 @@ impl KeyRing {
                     continue;
                 };
                 match read_secret_key(&path) {
-                    Ok(secret) => {
-                        slot.key = OnceLock::from(IssuerKey::from_p384(secret, wire));
+                    Ok(secret) if secret.token_type() == slot.token_type => {
+                        slot.key = OnceLock::from(IssuerKey::new(secret, wire));
                     }
+                    Ok(secret) => errors.push(KeyFileError {
+                        message: format!(
+                            "a key of token type {} but {claim_type} issues token type {} (set token-type or [token-types] in the config file, or write the other kind with `persona-mock keygen`)",
+                            secret.token_type(),
+                            slot.token_type
+                        ),
+                        path,
+                    }),
                     Err(error) => errors.push(error),
                 }
             }
@@ -285,11 +339,26 @@ impl KeyRing {
     }
 
     /// The key for a claim type, or `None` if the claim type is not served.
+    /// A key not made yet is made now (the background warm-up usually got
+    /// there first).
     pub fn get(&self, namespace: Namespace, claim_type: &str) -> Option<&IssuerKey> {
         let slot = self.slots(namespace).get(claim_type)?;
         Some(slot.key.get_or_init(|| {
-            IssuerKey::from_p384(self.source.generate(namespace, claim_type), self.wire)
+            let secret = self.source.generate(namespace, claim_type, slot.token_type);
+            IssuerKey::new(secret, self.wire)
         }))
+    }
+
+    /// The key whose id (either encoding's) is `id`, with its namespace and
+    /// claim type. Keys not made yet have issued nothing, so they are not
+    /// looked at.
+    pub fn find(&self, id: &[u8; 32]) -> Option<(Namespace, &str, &IssuerKey)> {
+        Namespace::ALL.into_iter().find_map(|namespace| {
+            self.slots(namespace).iter().find_map(|(claim_type, slot)| {
+                let key = slot.key.get()?;
+                key.has_id(id).then_some((namespace, claim_type.as_str(), key))
+            })
+        })
     }
 
     /// The claim types served, in configuration order.
@@ -297,11 +366,21 @@ impl KeyRing {
         &self.claim_types
     }
 
-    /// Makes every key that does not exist yet.
+    /// The token type a claim type issues.
+    pub fn token_type(&self, claim_type: &str) -> Option<TokenType> {
+        self.production.get(claim_type).map(|slot| slot.token_type)
+    }
+
+    /// Makes every key that does not exist yet, the slow RSA keys first.
     pub fn warm(&self) {
-        for namespace in Namespace::ALL {
-            for claim_type in &self.claim_types {
-                self.get(namespace, claim_type);
+        for rsa_first in [true, false] {
+            for namespace in Namespace::ALL {
+                for claim_type in &self.claim_types {
+                    let is_rsa = self.token_type(claim_type) == Some(TokenType::BlindRsa2048);
+                    if is_rsa == rsa_first {
+                        self.get(namespace, claim_type);
+                    }
+                }
             }
         }
     }
@@ -321,29 +400,41 @@ impl KeyRing {
     }
 }
 
-/// Reads a P-384 private key from a PKCS#8 (`BEGIN PRIVATE KEY`) or SEC1
-/// (`BEGIN EC PRIVATE KEY`) PEM file.
-fn read_secret_key(path: &Path) -> Result<p384::SecretKey, KeyFileError> {
+/// Reads an issuer key from a PEM file: P-384 in PKCS#8 (`BEGIN PRIVATE
+/// KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`), or RSA in PKCS#8 or PKCS#1
+/// (`BEGIN RSA PRIVATE KEY`).
+fn read_secret_key(path: &Path) -> Result<IssuerSecret, KeyFileError> {
     let fail = |message: String| KeyFileError {
         path: path.to_path_buf(),
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     if text.contains("-----BEGIN EC PRIVATE KEY-----") {
-        p384::SecretKey::from_sec1_pem(&text)
-            .map_err(|e| fail(format!("not a P-384 SEC1 private key: {e}")))
-    } else {
-        p384::SecretKey::from_pkcs8_pem(&text).map_err(|e| {
-            fail(format!("not a P-384 private key in PKCS#8 PEM (\"BEGIN PRIVATE KEY\") or SEC1 PEM (\"BEGIN EC PRIVATE KEY\"): {e}"))
-        })
+        return p384::SecretKey::from_sec1_pem(&text)
+            .map(IssuerSecret::p384)
+            .map_err(|e| fail(format!("not a P-384 SEC1 private key: {e}")));
+    }
+    if let Ok(secret) = p384::SecretKey::from_pkcs8_pem(&text) {
+        return Ok(IssuerSecret::p384(secret));
+    }
+    match RsaSecret::from_pem(&text) {
+        Ok(secret) if secret.components().n().len() * 8 == crate::privacypass::RSA_BITS => {
+            IssuerSecret::rsa(secret).ok_or_else(|| fail("an RSA key Blind RSA cannot use".into()))
+        }
+        Ok(secret) => Err(fail(format!(
+            "an RSA key of {} bits; token type 2 uses 2048-bit keys",
+            secret.components().n().len() * 8
+        ))),
+        Err(_) => Err(fail("not a P-384 private key in PKCS#8 PEM (\"BEGIN PRIVATE KEY\") or SEC1 PEM (\"BEGIN EC PRIVATE KEY\"), nor an RSA-2048 private key in PKCS#8 or PKCS#1 PEM (\"BEGIN RSA PRIVATE KEY\")".into())),
     }
 }
 
-/// Writes a key set for `claim_types` to `dir` in the layout
-/// [`KeyRing::load_dir`] reads. Refuses to replace files unless `force`.
+/// Writes a key set for `claim_types` (each with its token type) to `dir`
+/// in the layout [`KeyRing::load_dir`] reads. Refuses to replace files
+/// unless `force`.
 pub fn write_key_set(
     dir: &Path,
-    claim_types: &[String],
+    claim_types: &[(String, TokenType)],
     source: KeySource,
     force: bool,
 ) -> Result<Vec<PathBuf>, KeyFileError> {
@@ -355,7 +446,7 @@ pub fn write_key_set(
     for namespace in Namespace::ALL {
         let folder = dir.join(namespace.name());
         std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
-        for claim_type in claim_types {
+        for (claim_type, token_type) in claim_types {
             let path = folder.join(format!("{claim_type}.pem"));
             if path.exists() && !force {
                 return Err(KeyFileError {
@@ -364,9 +455,8 @@ pub fn write_key_set(
                 });
             }
             let pem = source
-                .generate(namespace, claim_type)
-                .to_pkcs8_pem(LineEnding::LF)
-                .expect("a valid P-384 secret key always encodes as PKCS#8");
+                .generate(namespace, claim_type, *token_type)
+                .to_pkcs8_pem();
             std::fs::write(&path, pem.as_bytes()).map_err(|e| io_error(&path, e))?;
             written.push(path);
         }
@@ -380,7 +470,10 @@ mod tests {
     use crate::profile::Profile;
 
     fn ring(source: KeySource, profile: Profile) -> KeyRing {
-        let claims = vec!["a".to_string(), "b".to_string()];
+        let claims = vec![
+            ("a".to_string(), TokenType::VoprfP384),
+            ("b".to_string(), TokenType::VoprfP384),
+        ];
         KeyRing::new(&claims, source, profile.wire_format())
     }
 

@@ -35,6 +35,7 @@ pub(crate) mod auth;
 pub mod clock;
 pub(crate) mod diag;
 pub(crate) mod error;
+pub(crate) mod flow;
 pub(crate) mod handlers;
 pub(crate) mod http;
 pub(crate) mod ids;
@@ -55,8 +56,10 @@ pub use http::server::{BoundServer, MockServer, MockServerBuilder};
 pub use journal::{AnsweredBy, JournalEntry, JournalLimits};
 pub use keys::{KeySource, write_key_set};
 pub use profile::{Profile, TokenKeyEncoding};
+pub use privacypass::TokenType;
 pub use settings::{
-    EnvironmentIds, Limit, Limits, RedemptionContext, SettingError, SettingErrors, Settings,
+    ClaimResult, EnvironmentIds, Limit, Limits, OaepHash, RedemptionContext, RelaySettings,
+    SettingError, SettingErrors, Settings,
 };
 
 /// Internals for persona-mock's own fuzz targets, benches and property

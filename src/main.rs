@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use persona_mock::{
     EXIT_CONFIG, EXIT_RUNTIME, KeySource, Limit, MockServer, Profile, SettingError, Settings,
-    StartError, write_key_set,
+    StartError, TokenType, write_key_set,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,6 +29,11 @@ struct Cli {
     /// Makes keys, redemption contexts and request ids deterministic.
     #[arg(long, env = "PERSONA_MOCK_SEED", value_name = "N", global = true)]
     seed: Option<u64>,
+    /// Token type of every claim type: 1 (VOPRF P-384) or 2 (Blind RSA
+    /// 2048); overrides the profile's and the config file's `token-type`.
+    #[arg(long, env = "PERSONA_MOCK_TOKEN_TYPE", value_name = "1|2", global = true,
+          value_parser = clap::value_parser!(u8).range(1..=2))]
+    token_type: Option<u8>,
     /// Scenario for requests that name none: a scenario name or a .toml file.
     #[arg(long, env = "PERSONA_MOCK_SCENARIO", value_name = "NAME|FILE")]
     scenario: Option<String>,
@@ -114,6 +119,10 @@ fn main() -> ExitCode {
     if let Some(seed) = cli.seed {
         settings.seed = Some(seed);
     }
+    if let Some(code) = cli.token_type {
+        settings.token_type = TokenType::from_code(u16::from(code));
+        settings.token_types.clear();
+    }
     if let Some(scenario) = cli.scenario {
         settings.scenario = Some(scenario);
     }
@@ -157,7 +166,7 @@ fn main() -> ExitCode {
 
 fn keygen(settings: &Settings, out: &std::path::Path, force: bool) -> ExitCode {
     let source = settings.seed.map_or(KeySource::Random, KeySource::Seeded);
-    match write_key_set(out, &settings.claim_types, source, force) {
+    match write_key_set(out, &settings.claim_token_types(), source, force) {
         Ok(written) => {
             println!("wrote {} keys to {}", written.len(), out.display());
             ExitCode::SUCCESS

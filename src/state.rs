@@ -7,12 +7,16 @@ use crate::api::conventions::{Inflection, truncate};
 use crate::auth::{Authenticator, Environment, RateLimiter};
 use crate::clock::Clock;
 use crate::error::StartError;
+use crate::flow::idempotency::IdempotencyStore;
+use crate::flow::jwt::SessionTokens;
+use crate::flow::relays::RelayStore;
+use crate::flow::{ChallengeLog, SpentTokens};
 use crate::ids::Fresh;
 use crate::journal::{Journal, now_rfc3339};
 use crate::keys::{KeyRing, KeySource};
 use crate::profile::WireFormat;
 use crate::scenario::{ScenarioStore, Sessions, StoreError};
-use crate::settings::{Limits, RedemptionContext, Settings};
+use crate::settings::{Limits, RedemptionContext, RelaySettings, Settings};
 use hyper::header::HeaderValue;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -150,6 +154,22 @@ pub struct State {
     pub(crate) unmatched: UnmatchedLog,
     /// Who may use the control API.
     pub(crate) control: ControlAccess,
+    /// Time for lifetimes and windows (a manual clock in tests).
+    pub(crate) clock: Arc<dyn Clock>,
+    /// How long a challenge can back tokens.
+    pub(crate) challenge_lifetime: Duration,
+    /// How relays' claims turn out.
+    pub(crate) relay_settings: RelaySettings,
+    /// Challenges issued.
+    pub(crate) challenges: ChallengeLog,
+    /// Relays and their claims.
+    pub(crate) relays: RelayStore,
+    /// Token nonces redeemed.
+    pub(crate) spent: SpentTokens,
+    /// First responses by `Idempotency-Key`.
+    pub(crate) idempotency: IdempotencyStore,
+    /// Signs relay session tokens.
+    pub(crate) session_tokens: SessionTokens,
 }
 
 impl State {
@@ -159,7 +179,7 @@ impl State {
         settings.validate().map_err(StartError::Settings)?;
         let wire = settings.wire_format();
         let source = settings.seed.map_or(KeySource::Random, KeySource::Seeded);
-        let mut keys = KeyRing::new(&settings.claim_types, source, wire);
+        let mut keys = KeyRing::new(&settings.claim_token_types(), source, wire);
         if let Some(dir) = &settings.key_dir {
             let ignored = keys.load_dir(dir).map_err(StartError::KeyFiles)?;
             for path in ignored {
@@ -203,7 +223,7 @@ impl State {
                 default_limit: settings.rate_limit,
             },
             rate_limit_window: settings.rate_limit_window,
-            limiter: RateLimiter::new(clock),
+            limiter: RateLimiter::new(clock.clone()),
             sandbox: environment_headers(Environment::Sandbox),
             production: environment_headers(Environment::Production),
             max_body_bytes: settings.max_body_bytes,
@@ -217,6 +237,14 @@ impl State {
                 settings.control_token.as_deref(),
                 std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             ),
+            clock,
+            challenge_lifetime: settings.challenge_lifetime,
+            relay_settings: settings.relays,
+            challenges: ChallengeLog::new(),
+            relays: RelayStore::new(),
+            spent: SpentTokens::new(),
+            idempotency: IdempotencyStore::new(settings.idempotency_ttl),
+            session_tokens: SessionTokens::new(),
         })
     }
 
@@ -254,7 +282,8 @@ impl State {
     }
 
     /// Resets one session (or all): scenario progress, rate-limit windows,
-    /// the journal, and (for all) the unmatched requests.
+    /// the journal, issued challenges, relays, spent tokens, idempotency
+    /// keys, and (for all) the unmatched requests.
     pub fn reset(&self, session: Option<&str>) {
         // Every field is named: a new store does not compile until it says
         // here whether a reset clears it.
@@ -277,6 +306,14 @@ impl State {
             strict: _,
             unmatched,
             control: _,
+            clock: _,
+            challenge_lifetime: _,
+            relay_settings: _,
+            challenges,
+            relays,
+            spent,
+            idempotency,
+            session_tokens: _,
         } = self;
         sessions.reset(session);
         limiter.reset(session);
@@ -286,6 +323,16 @@ impl State {
         if session.is_none() {
             unmatched.clear();
         }
+        challenges.reset(session);
+        relays.reset(session);
+        spent.reset(session);
+        idempotency.reset(session);
+    }
+
+    /// Makes the issuer keys that do not exist yet (RSA first), off the
+    /// request path: the server runs this on a thread of its own at startup.
+    pub fn warm(&self) {
+        self.keys.warm();
     }
 
     /// Binds a scenario to a session (`None` unbinds); the session starts it

@@ -120,6 +120,8 @@ pub enum Kind {
     String,
     /// `true` or `false`.
     Bool,
+    /// A string or `null` (absent counts as `null`).
+    NullableString,
 }
 
 /// One field of an endpoint's request schema.
@@ -242,6 +244,10 @@ impl Schema {
             let (fits, wanted) = match spec.kind {
                 Kind::String => (field.value.is_string(), "a string"),
                 Kind::Bool => (field.value.is_boolean(), "true or false"),
+                Kind::NullableString => (
+                    field.value.is_string() || field.value.is_null(),
+                    "a string or null",
+                ),
             };
             if !fits {
                 return Err(ApiError::bad_request(format!(

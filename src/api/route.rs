@@ -7,16 +7,30 @@
 pub enum Route {
     /// `POST /api/privacy/v1/relays/challenge`.
     Challenge,
+    /// `POST /api/privacy/v1/relays`.
+    CreateRelay,
+    /// `POST /api/v1/privacy-passes`.
+    Issue,
+    /// `POST /api/privacy/v1/relays/{relay-token}/generate-claim`.
+    GenerateClaim,
 }
 
 impl Route {
     /// Every endpoint, in the router's order.
-    pub const ALL: [Route; 1] = [Route::Challenge];
+    pub const ALL: [Route; 4] = [
+        Route::Challenge,
+        Route::CreateRelay,
+        Route::Issue,
+        Route::GenerateClaim,
+    ];
 
     /// The endpoint's name in scenario files (`when.endpoint`).
     pub fn name(self) -> &'static str {
         match self {
             Route::Challenge => "challenge",
+            Route::CreateRelay => "create-relay",
+            Route::Issue => "issue",
+            Route::GenerateClaim => "generate-claim",
         }
     }
 

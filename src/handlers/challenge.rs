@@ -4,8 +4,8 @@
 use super::Ctx;
 use crate::api::ApiError;
 use crate::api::body::{Body, FieldSpec, Kind, Schema};
-use crate::api::conventions::truncate;
 use crate::api::response::{HttpResponse, json_response};
+use crate::flow::Issued;
 use crate::ids::Stream;
 use crate::keys::Namespace;
 use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN};
@@ -13,6 +13,7 @@ use crate::profile::ChallengeFormat;
 use crate::settings::RedemptionContext;
 use crate::state::State;
 use hyper::StatusCode;
+use sha2::{Digest, Sha256};
 
 /// The request body, as Persona's API reference gives it.
 const SCHEMA: Schema = Schema {
@@ -32,23 +33,12 @@ const SCHEMA: Schema = Schema {
 };
 
 /// Answers a challenge request.
-pub(crate) fn handle(state: &State, ctx: &Ctx, body: &Body) -> Result<HttpResponse, ApiError> {
+pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
     let request = SCHEMA.check(body, state.allow_unknown_fields)?;
     let claim_type = request.str("claim-type").unwrap_or_default();
-    let namespace = if request.bool("sandbox").unwrap_or(false) {
-        Namespace::Sandbox
-    } else {
-        Namespace::Production
-    };
+    let namespace = Namespace::of(request.bool("sandbox").unwrap_or(false));
     let Some(key) = state.keys.get(namespace, claim_type) else {
-        return Err(ApiError::unprocessable(
-            "/claim-type",
-            format!(
-                "{:?} is not a claim type persona-mock serves. Claim types: {}. Add more under [claim-types] in the config file.",
-                truncate(claim_type),
-                state.keys.claim_types().join(", ")
-            ),
-        ));
+        return Err(super::unknown_claim_type(state, claim_type));
     };
     let context = match state.challenge.redemption_context {
         RedemptionContext::Empty => None,
@@ -71,6 +61,16 @@ pub(crate) fn handle(state: &State, ctx: &Ctx, body: &Body) -> Result<HttpRespon
             bytes
         }
     };
+    // What a token's challenge_digest must name at generate-claim.
+    state.challenges.record(
+        Sha256::digest(&challenge).into(),
+        Issued {
+            claim_type: claim_type.to_string(),
+            namespace,
+            at: state.clock.now(),
+            session: ctx.session.to_string(),
+        },
+    );
     let [k_challenge, k_token_key, k_token_key_id] =
         &state.challenge.response_keys[ctx.inflection as usize];
     let token_key = key.token_key_b64();

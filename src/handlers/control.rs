@@ -33,6 +33,10 @@ const ENDPOINTS: &[&str] = &[
     "POST /__mock/scenarios/{name} (TOML body)",
     "GET /__mock/keys",
     "GET /__mock/unmatched",
+    "GET /__mock/relays[?session=ID]",
+    "GET /__mock/relays/{token}",
+    "POST /__mock/relays/{token}/complete {\"result\": \"passed\" | \"failed\" | \"pending\", \"methodology\": [...]}",
+    "GET /__mock/jwks",
 ];
 
 #[derive(Serialize)]
@@ -352,6 +356,22 @@ pub(crate) fn handle(
                     },
                 )
             }
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        ["relays"] => match *method {
+            Method::GET => super::control_flow::list(state, session_param(parts)?.as_deref()),
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        ["relays", token] => match *method {
+            Method::GET => super::control_flow::show(state, token),
+            _ => Err(method_not_allowed("GET", method, path)),
+        },
+        ["relays", token, "complete"] => match *method {
+            Method::POST => super::control_flow::complete(state, token, body),
+            _ => Err(method_not_allowed("POST", method, path)),
+        },
+        ["jwks"] => match *method {
+            Method::GET => Ok(json_value(StatusCode::OK, &state.session_tokens.jwks())),
             _ => Err(method_not_allowed("GET", method, path)),
         },
         _ => Err(ApiError::new(

@@ -4,19 +4,63 @@
 //! of free functions over the same state.
 
 pub(crate) mod challenge;
+pub(crate) mod claim;
 pub(crate) mod control;
+mod control_flow;
+pub(crate) mod issue;
+pub(crate) mod relay;
 
 use crate::api::ApiError;
 use crate::api::body::Body;
 use crate::api::conventions::Inflection;
 use crate::api::response::HttpResponse;
 use crate::state::State;
+use hyper::header::HeaderMap;
 
 /// What the pipeline learned about a request before its handler runs.
-pub(crate) struct Ctx {
+pub(crate) struct Ctx<'a> {
     /// The key style of the response (`Key-Inflection`).
     pub inflection: Inflection,
+    /// The session the request belongs to.
+    pub session: &'a str,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The value of the path's `{…}` segment (the relay token).
+    pub param: Option<&'a str>,
+    /// The `PrivateToken` credential, for endpoints that take one.
+    pub private_token: Option<String>,
 }
 
 /// An API endpoint's handler.
-pub(crate) type Handler = fn(&State, &Ctx, &Body) -> Result<HttpResponse, ApiError>;
+pub(crate) type Handler = fn(&State, &Ctx<'_>, &Body) -> Result<HttpResponse, ApiError>;
+
+/// A JSON object response whose keys follow the request's inflection.
+pub(crate) fn inflected(
+    status: hyper::StatusCode,
+    inflection: Inflection,
+    fields: &[(&str, serde_json::Value)],
+) -> HttpResponse {
+    let mut out = String::from("{");
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(inflection.apply(key).as_ref()).to_string());
+        out.push(':');
+        out.push_str(&value.to_string());
+    }
+    out.push('}');
+    crate::api::response::json_response(status, out.into_bytes())
+}
+
+/// 422 for a claim type that is not served.
+pub(crate) fn unknown_claim_type(state: &State, claim_type: &str) -> ApiError {
+    ApiError::unprocessable(
+        "/claim-type",
+        format!(
+            "{:?} is not a claim type persona-mock serves. Claim types: {}. Add more under [claim-types] in the config file.",
+            crate::api::conventions::truncate(claim_type),
+            state.keys.claim_types().join(", ")
+        ),
+    )
+}

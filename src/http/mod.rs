@@ -1,9 +1,12 @@
 //! The request pipeline, as named steps read top to bottom:
 //! head limits → guard (a panic becomes a 500) → route → session →
-//! scenario step → auth → conventions → body → handler → journal.
+//! scenario step → auth → idempotency → conventions → body → handler →
+//! journal.
 //! Nothing here touches sockets (`server` does), so tests and benches call
 //! [`respond`] directly.
 
+mod auth;
+mod idempotent;
 mod router;
 mod script;
 pub(crate) mod server;
@@ -15,26 +18,18 @@ use crate::api::ApiError;
 use crate::api::body::{Body, RequestBody};
 use crate::api::conventions::{check_content_type, check_headers};
 use crate::api::response::{HttpResponse, error_response};
-use crate::auth::{AuthError, rate_limit_details, scenario_window_key};
+use crate::api::conventions::Inflection;
 use crate::handlers::{Ctx, control};
 use crate::journal::{JournalLimits, Record};
-use crate::scenario::{Fault, Scenario, ScenarioRateLimit};
+use crate::scenario::Fault;
 use crate::state::State;
 use bytes::Bytes;
 use hyper::StatusCode;
-use hyper::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName};
 use hyper::http::request::Parts;
-use router::AuthPolicy;
-use script::{Facts, Script};
-use std::borrow::Cow;
-use std::sync::Arc;
+use script::{Facts, Play, Script};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
-static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-static ENVIRONMENT_ID: HeaderName = HeaderName::from_static("persona-environment-id");
-static ORGANIZATION_ID: HeaderName = HeaderName::from_static("persona-organization-id");
 
 /// What the connection layer must do with a request: wait, then send the
 /// response or fail the connection as a scenario scripted.
@@ -169,7 +164,7 @@ fn api(
     if state.journal.is_some() {
         script.session = Some(session.to_string());
     }
-    let Some(endpoint) = router::endpoint(target.path) else {
+    let Some((endpoint, param)) = router::endpoint(target.path) else {
         if state.strict {
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             state
@@ -184,29 +179,70 @@ fn api(
         other => (None, Some(other)),
     };
     let scenario = script::scenario_for(state, &parts.headers, target.scenario, &session)?;
+    let mut scripted_after = None;
     if let Some(scenario) = &scenario {
         let facts = Facts {
             route: endpoint.route,
             headers: &parts.headers,
             body: body.as_ref(),
         };
-        if let Some(response) = script::play(state, scenario, &session, &facts, script) {
-            return Ok(response);
+        match script::play(state, scenario, &session, &facts, script) {
+            Some(Play::Now(response)) => return Ok(response),
+            Some(Play::AfterReal(response)) => scripted_after = Some(response),
+            None => {}
         }
     }
     let scenario_limit = scenario.as_ref().and_then(|s| s.rate_limit.map(|l| (s, l)));
-    match endpoint.auth {
-        AuthPolicy::BearerIfSent => {
-            authorize(state, &parts.headers, extra, &session, scenario_limit)?
+    let private_token = auth::authorize(
+        state,
+        endpoint.auth,
+        &parts.headers,
+        extra,
+        &session,
+        scenario_limit,
+    )?;
+    let claim = if endpoint.idempotent {
+        match idempotent::begin(state, endpoint, target.path, parts, body.as_ref(), &session)? {
+            idempotent::Begin::Replay(response) => return Ok(response),
+            idempotent::Begin::Run(claim) => claim,
         }
+    } else {
+        None
+    };
+    let ctx = Ctx {
+        inflection: Inflection::Kebab,
+        session: &session,
+        headers: &parts.headers,
+        param,
+        private_token,
+    };
+    let result = handle(state, endpoint, ctx, body, unread);
+    let result = match claim {
+        Some(claim) => Ok(claim.finish(state, result)),
+        None => result,
+    };
+    match scripted_after {
+        Some(response) => Ok(response),
+        None => result,
     }
-    let inflection = check_headers(&parts.headers)?;
-    check_content_type(&parts.headers)?;
+}
+
+/// Conventions, body and handler: the part of a request an
+/// `Idempotency-Key` replays.
+fn handle(
+    state: &State,
+    endpoint: &router::Endpoint,
+    mut ctx: Ctx<'_>,
+    body: Option<Body>,
+    unread: Option<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    ctx.inflection = check_headers(ctx.headers)?;
+    check_content_type(ctx.headers)?;
     let body = match (body, unread) {
         (Some(body), _) => body,
         (None, unread) => return Err(unread_body(state, unread)),
     };
-    (endpoint.handler)(state, &Ctx { inflection }, &body)
+    (endpoint.handler)(state, &ctx, &body)
 }
 
 /// The error for a body that was not read whole.
@@ -230,76 +266,6 @@ fn unread_body(state: &State, body: Option<RequestBody>) -> ApiError {
             ),
         ),
     }
-}
-
-/// Authenticates the caller if it sent `Authorization`, and counts the
-/// request against the rate limit: the scenario's, for every request, or
-/// else the default one, for authenticated requests.
-fn authorize(
-    state: &State,
-    headers: &HeaderMap,
-    extra: &mut HeaderMap,
-    session: &str,
-    scenario_limit: Option<(&Arc<Scenario>, ScenarioRateLimit)>,
-) -> Result<(), ApiError> {
-    let header = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
-    let principal = match state.auth.authenticate(header) {
-        Ok(principal) => principal,
-        Err(AuthError::NotBearer) => {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Send the API key as `Authorization: Bearer <API key>`, or send no Authorization header.",
-            ));
-        }
-        Err(AuthError::InvalidKey) => {
-            let hint = if state.auth.accept_prefixed {
-                "persona-mock accepts keys that start with persona_sandbox_ or persona_production_"
-            } else {
-                "persona-mock accepts the keys listed under [[auth.keys]] in its config file"
-            };
-            return Err(ApiError {
-                title: Cow::Borrowed("Token is invalid"),
-                ..ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    format!("The API key is not valid: {hint}."),
-                )
-            });
-        }
-    };
-    if let Some(principal) = &principal {
-        let environment = state.environment(principal.environment);
-        extra.insert(ENVIRONMENT_ID.clone(), environment.environment_id.clone());
-        extra.insert(ORGANIZATION_ID.clone(), environment.organization_id.clone());
-    }
-    let (status, window) = match (scenario_limit, &principal) {
-        (Some((scenario, limit)), _) => {
-            let key = scenario_window_key(session, &scenario.name);
-            (
-                state.limiter.check(&key, limit.limit, limit.window),
-                limit.window,
-            )
-        }
-        (None, Some(principal)) => (
-            state
-                .limiter
-                .check(session, principal.limit, state.rate_limit_window),
-            state.rate_limit_window,
-        ),
-        (None, None) => return Ok(()),
-    };
-    extra.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(status.limit));
-    extra.insert(
-        RATELIMIT_REMAINING.clone(),
-        HeaderValue::from(status.remaining),
-    );
-    extra.insert(RATELIMIT_RESET.clone(), HeaderValue::from(status.reset_s));
-    if status.exceeded {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            rate_limit_details(status.limit, window),
-        ));
-    }
-    Ok(())
 }
 
 /// The journal's record of one request and its answer.
@@ -345,7 +311,8 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use crate::settings::Settings;
-    use hyper::header::ALLOW;
+    use hyper::header::{ALLOW, HeaderValue};
+    use std::sync::Arc;
 
     const CHALLENGE_PATH: &str = "/api/privacy/v1/relays/challenge";
 

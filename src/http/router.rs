@@ -14,41 +14,65 @@ pub(crate) enum AuthPolicy {
     /// Anyone; a Bearer API key, when sent, must be valid and sets the
     /// environment and the rate-limit window.
     BearerIfSent,
+    /// A valid Bearer API key is required.
+    Bearer,
+    /// `Authorization: PrivateToken token=…` is required.
+    PrivateToken,
 }
 
 /// One endpoint of Persona's API.
 pub(crate) struct Endpoint {
     /// Which endpoint it is.
     pub route: Route,
-    /// Its path.
+    /// Its path; a `{…}` segment matches any one segment.
     pub path: &'static str,
     /// The method it answers.
     pub method: Method,
-    /// `Allow` for a 405.
-    pub allow: &'static str,
     /// Who may call it.
     pub auth: AuthPolicy,
+    /// Whether `Idempotency-Key` is honoured.
+    pub idempotent: bool,
     /// What answers it.
     pub handler: Handler,
 }
 
 /// The endpoints persona-mock serves.
-pub(crate) static ENDPOINTS: [Endpoint; 1] = [Endpoint {
-    route: Route::Challenge,
-    path: "/api/privacy/v1/relays/challenge",
-    method: Method::POST,
-    allow: "POST",
-    auth: AuthPolicy::BearerIfSent,
-    handler: handlers::challenge::handle,
-}];
+#[rustfmt::skip]
+pub(crate) static ENDPOINTS: [Endpoint; 4] = [
+    Endpoint { route: Route::Challenge, path: "/api/privacy/v1/relays/challenge", method: Method::POST, auth: AuthPolicy::BearerIfSent, idempotent: false, handler: handlers::challenge::handle },
+    Endpoint { route: Route::CreateRelay, path: "/api/privacy/v1/relays", method: Method::POST, auth: AuthPolicy::BearerIfSent, idempotent: false, handler: handlers::relay::handle },
+    Endpoint { route: Route::Issue, path: "/api/v1/privacy-passes", method: Method::POST, auth: AuthPolicy::Bearer, idempotent: true, handler: handlers::issue::handle },
+    Endpoint { route: Route::GenerateClaim, path: "/api/privacy/v1/relays/{relay-token}/generate-claim", method: Method::POST, auth: AuthPolicy::PrivateToken, idempotent: true, handler: handlers::claim::handle },
+];
 
-/// The endpoint a path is for (a trailing `/` is ignored).
-pub(crate) fn endpoint(path: &str) -> Option<&'static Endpoint> {
+/// The endpoint a path is for (a trailing `/` is ignored), with the value
+/// of its `{…}` segment if it has one.
+pub(crate) fn endpoint(path: &str) -> Option<(&'static Endpoint, Option<&str>)> {
     let path = match path.strip_suffix('/') {
         Some(trimmed) if !trimmed.is_empty() => trimmed,
         _ => path,
     };
-    ENDPOINTS.iter().find(|e| e.path == path)
+    ENDPOINTS
+        .iter()
+        .find_map(|e| matches(e.path, path).map(|param| (e, param)))
+}
+
+/// Whether `path` fits `pattern`; the `{…}` segment's value if so.
+fn matches<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
+    let mut param = None;
+    let mut segments = path.split('/');
+    for want in pattern.split('/') {
+        let got = segments.next()?;
+        if want.starts_with('{') {
+            if got.is_empty() {
+                return None;
+            }
+            param = Some(got);
+        } else if want != got {
+            return None;
+        }
+    }
+    segments.next().is_none().then_some(param)
 }
 
 /// 404 for a path no endpoint serves.
@@ -68,13 +92,14 @@ pub(crate) fn not_found(method: &Method, path: &str) -> ApiError {
 
 impl Endpoint {
     /// 405 unless the endpoint answers `method`.
-    pub(crate) fn check_method(&self, method: &Method) -> Result<(), ApiError> {
+    pub(crate) fn check_method(&'static self, method: &Method) -> Result<(), ApiError> {
         if *method == self.method {
             return Ok(());
         }
+        let allow = self.method.as_str();
         Err(ApiError::method_not_allowed(
-            self.allow,
-            format!("{} only allows {} (got {method}).", self.path, self.allow),
+            allow,
+            format!("{} only allows {allow} (got {method}).", self.path),
         ))
     }
 }
@@ -89,13 +114,26 @@ mod tests {
             assert_eq!(ENDPOINTS.iter().filter(|e| e.route == route).count(), 1);
         }
         let challenge = "/api/privacy/v1/relays/challenge";
-        assert_eq!(endpoint(challenge).unwrap().route, Route::Challenge);
+        assert_eq!(endpoint(challenge).unwrap().0.route, Route::Challenge);
         assert_eq!(
-            endpoint(&format!("{challenge}/")).unwrap().route,
+            endpoint(&format!("{challenge}/")).unwrap().0.route,
             Route::Challenge
         );
-        assert!(endpoint("/api/privacy/v1/relays").is_none());
+        assert_eq!(
+            endpoint("/api/privacy/v1/relays").unwrap().0.route,
+            Route::CreateRelay
+        );
         assert!(endpoint("/").is_none());
+        assert!(endpoint("/api/privacy/v1").is_none());
+    }
+
+    #[test]
+    fn path_parameters_are_one_whole_segment() {
+        let (e, param) = endpoint("/api/privacy/v1/relays/relay_abc/generate-claim").unwrap();
+        assert_eq!((e.route, param), (Route::GenerateClaim, Some("relay_abc")));
+        assert!(endpoint("/api/privacy/v1/relays//generate-claim").is_none());
+        assert!(endpoint("/api/privacy/v1/relays/a/b/generate-claim").is_none());
+        assert!(endpoint("/api/privacy/v1/relays/a/generate-claim/x").is_none());
     }
 
     #[test]

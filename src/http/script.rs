@@ -66,6 +66,14 @@ pub(crate) fn scenario_for(
     }
 }
 
+/// What a scenario step does with a request.
+pub(crate) enum Play {
+    /// Send this instead of running the endpoint.
+    Now(HttpResponse),
+    /// Run the endpoint (its effects happen), then send this instead.
+    AfterReal(HttpResponse),
+}
+
 /// Advances the session in the scenario; notes the step in `script` and
 /// returns the scripted response unless the step stands for the real one.
 pub(crate) fn play(
@@ -74,7 +82,7 @@ pub(crate) fn play(
     session: &str,
     facts: &Facts<'_>,
     script: &mut Script,
-) -> Option<HttpResponse> {
+) -> Option<Play> {
     script.scenario = Some(scenario.name.clone());
     let pick = state.sessions.advance(session, scenario, facts)?;
     script.step = Some(pick.step + 1);
@@ -85,7 +93,15 @@ pub(crate) fn play(
         .headers_for(pick.repetition)
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
-    (!step.is_real()).then(|| scripted(state, step, &script.headers))
+    if step.is_real() {
+        return None;
+    }
+    let response = scripted(state, step, &script.headers);
+    Some(if step.after_real {
+        Play::AfterReal(response)
+    } else {
+        Play::Now(response)
+    })
 }
 
 /// The request as a step's `when` sees it. The body is parsed only when a

@@ -185,7 +185,7 @@ impl BoundServer {
         // Generated keys are made on first use; make them all now, off the
         // request path, so first requests rarely wait.
         let warm = app.clone();
-        std::thread::spawn(move || warm.keys().warm());
+        std::thread::spawn(move || warm.warm());
         let reloader = app.watches_scenario_files().then(|| {
             let app = app.clone();
             tokio::spawn(async move {

@@ -5,14 +5,24 @@
 pub mod b64;
 mod challenge;
 pub(crate) mod hex;
+mod issuer;
+mod token;
 
 pub use challenge::{ChallengeError, ChallengeFields, REDEMPTION_CONTEXT_LEN, TokenChallenge};
+pub use issuer::{IssueError, IssuerSecret, RSA_BITS, RsaSecret};
+pub use token::{
+    AuthorizationError, NONCE_LEN, TOKEN_INPUT_LEN, Token, TokenError, TokenRequest,
+    private_token_param,
+};
 
 /// The Privacy Pass token types persona-mock can issue keys for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TokenType {
     /// 0x0001: VOPRF(P-384, SHA-384), privately verifiable (RFC 9578 §5).
     VoprfP384,
+    /// 0x0002: Blind RSA 2048 (RSABSSA-SHA384-PSS-Deterministic), publicly
+    /// verifiable (RFC 9578 §6).
+    BlindRsa2048,
 }
 
 impl TokenType {
@@ -20,6 +30,7 @@ impl TokenType {
     pub fn code(self) -> u16 {
         match self {
             TokenType::VoprfP384 => 0x0001,
+            TokenType::BlindRsa2048 => 0x0002,
         }
     }
 
@@ -27,6 +38,7 @@ impl TokenType {
     pub fn from_code(code: u16) -> Option<TokenType> {
         match code {
             0x0001 => Some(TokenType::VoprfP384),
+            0x0002 => Some(TokenType::BlindRsa2048),
             _ => None,
         }
     }

@@ -127,6 +127,9 @@ pub struct Step {
     pub fault: Option<Fault>,
     /// Conditions on the request.
     pub when: When,
+    /// Run the real handler first (its effects happen), then send this
+    /// step's response instead of the real one.
+    pub after_real: bool,
 }
 
 impl Step {
@@ -282,6 +285,7 @@ mod tests {
             headers: vec![],
             delay: None,
             fault: None,
+            after_real: false,
             when: When {
                 body: claim_type
                     .map(|c| BodyCondition {

@@ -124,7 +124,7 @@ pub(super) struct Checker<'a> {
 }
 
 const STEP_KEYS: &str =
-    "status, times, title, details, pointer, body, content-type, headers, delay-ms, fault, when";
+    "status, times, title, details, pointer, body, content-type, headers, delay-ms, fault, when, after-real";
 
 impl Checker<'_> {
     pub(super) fn at(&mut self, span: Option<Range<usize>>, message: String) {
@@ -248,6 +248,7 @@ impl Checker<'_> {
         let mut delay = None;
         let mut fault = None;
         let mut when = When::default();
+        let mut after_real: Option<(bool, &Value<'_>)> = None;
         let mut envelope_key: Option<&Value<'_>> = None;
         for (key, value) in table {
             match key.get_ref().as_ref() {
@@ -338,6 +339,13 @@ impl Checker<'_> {
                     }
                 }
                 "when" => when = self.when(value),
+                "after-real" => match value.get_ref() {
+                    DeValue::Boolean(b) => after_real = Some((*b, value)),
+                    other => self.at_value(
+                        value,
+                        format!("after-real must be true or false (got {})", other.type_str()),
+                    ),
+                },
                 other => self.at(
                     Some(key.span()),
                     format!("unknown key `{other}` in a step; allowed: {STEP_KEYS}"),
@@ -401,7 +409,7 @@ impl Checker<'_> {
                 pointer,
             },
         };
-        Some(Step {
+        let step = Step {
             status,
             times,
             body,
@@ -409,7 +417,15 @@ impl Checker<'_> {
             delay,
             fault,
             when,
-        })
+            after_real: after_real.is_some_and(|(b, _)| b),
+        };
+        if let Some((true, value)) = after_real
+            && step.is_real()
+        {
+            self.at_value(value, "after-real sends this step's response after the real one ran; a 200 step without `body` is the real response already".into());
+            return None;
+        }
+        Some(step)
     }
 
     fn headers(&mut self, value: &Value<'_>) -> Vec<(HeaderName, Vec<HeaderValue>)> {

@@ -4,7 +4,8 @@
 //! here; the values are checked by [`Settings::validate`], and each of its
 //! errors is placed at the value it is about.
 
-use super::{Limit, RedemptionContext, Settings, TokenKeyEncoding};
+use super::{ClaimResult, Limit, OaepHash, RedemptionContext, Settings, TokenKeyEncoding};
+use crate::privacypass::TokenType;
 use crate::auth::{ApiKey, Environment};
 use crate::diag::{ConfigErrors, FileErrors};
 use crate::journal::JournalLimits;
@@ -84,6 +85,11 @@ const TOP_KEYS: &[&str] = &[
     "control-token",
     "journal",
     "limits",
+    "token-type",
+    "token-types",
+    "challenge-lifetime-s",
+    "idempotency-ttl-s",
+    "relays",
 ];
 
 impl<'a> Reader<'a> {
@@ -164,6 +170,32 @@ impl<'a> Reader<'a> {
                         .or(s.control_token.take());
                 }
                 "journal" => self.journal(value, s),
+                "token-type" => s.token_type = self.token_type(value).or(s.token_type),
+                "token-types" => {
+                    let Some(table) = self.table(value, "token-types") else {
+                        continue;
+                    };
+                    for (name, value) in table {
+                        if let Some(token_type) = self.token_type(value) {
+                            let name = name.get_ref().to_string();
+                            self.mark("token-types", Some(&name), value);
+                            s.token_types.insert(name, token_type);
+                        }
+                    }
+                }
+                "challenge-lifetime-s" => {
+                    if let Some(n) = self.uint(value, "challenge-lifetime-s") {
+                        self.mark("challenge-lifetime-s", None, value);
+                        s.challenge_lifetime = Duration::from_secs(n);
+                    }
+                }
+                "idempotency-ttl-s" => {
+                    if let Some(n) = self.uint(value, "idempotency-ttl-s") {
+                        self.mark("idempotency-ttl-s", None, value);
+                        s.idempotency_ttl = Duration::from_secs(n);
+                    }
+                }
+                "relays" => self.relays(value, s),
                 "limits" => self.limits(value, s),
                 other => self.unknown(key, other, TOP_KEYS),
             }
@@ -435,6 +467,51 @@ impl<'a> Reader<'a> {
             }
         }
         s.journal = enabled.then_some(limits);
+    }
+
+    fn token_type(&mut self, value: &Value<'_>) -> Option<TokenType> {
+        match value.get_ref() {
+            DeValue::Integer(i) if i.as_str() == "1" => Some(TokenType::VoprfP384),
+            DeValue::Integer(i) if i.as_str() == "2" => Some(TokenType::BlindRsa2048),
+            other => {
+                let got = match other {
+                    DeValue::Integer(i) => i.as_str().to_string(),
+                    other => other.type_str().to_string(),
+                };
+                self.errors.at(
+                    value,
+                    format!("a token type is 1 (VOPRF P-384) or 2 (Blind RSA 2048) (got {got})"),
+                );
+                None
+            }
+        }
+    }
+
+    fn relays(&mut self, value: &Value<'_>, s: &mut Settings) {
+        let Some(table) = self.table(value, "relays") else {
+            return;
+        };
+        for (key, value) in table {
+            match key.get_ref().as_ref() {
+                "production-result" => {
+                    let results = [
+                        ("passed", ClaimResult::Passed),
+                        ("failed", ClaimResult::Failed),
+                        ("pending", ClaimResult::Pending),
+                    ];
+                    if let Some(r) = self.variant(value, &results) {
+                        s.relays.production_result = r;
+                    }
+                }
+                "oaep-hash" => {
+                    let hashes = [("sha256", OaepHash::Sha256), ("sha1", OaepHash::Sha1)];
+                    if let Some(h) = self.variant(value, &hashes) {
+                        s.relays.oaep_hash = h;
+                    }
+                }
+                other => self.unknown(key, other, &["production-result", "oaep-hash"]),
+            }
+        }
     }
 
     fn limits(&mut self, value: &Value<'_>, s: &mut Settings) {

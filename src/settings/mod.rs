@@ -16,7 +16,8 @@ use crate::profile::{Profile, TokenKeyEncoding, WireFormat};
 use crate::scenario::{is_scenario_name, is_scenario_path};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use crate::privacypass::TokenType;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -107,6 +108,71 @@ pub struct Settings {
     /// When set, the control API is served on any address but requires
     /// `Persona-Mock-Token` with this value.
     pub control_token: Option<String>,
+    /// Overrides the profile's token type for every claim type.
+    pub token_type: Option<TokenType>,
+    /// The token type of single claim types, over `token_type`.
+    pub token_types: BTreeMap<String, TokenType>,
+    /// How long after it was issued a challenge can back a token.
+    pub challenge_lifetime: Duration,
+    /// How long an `Idempotency-Key`'s first response is replayed.
+    pub idempotency_ttl: Duration,
+    /// How relays' claims turn out.
+    pub relays: RelaySettings,
+}
+
+/// What a claim's verification concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimResult {
+    /// The person passed.
+    Passed,
+    /// The person failed.
+    Failed,
+    /// The hosted flow is not finished.
+    Pending,
+}
+
+impl ClaimResult {
+    /// The result's name in config files and payloads.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClaimResult::Passed => "passed",
+            ClaimResult::Failed => "failed",
+            ClaimResult::Pending => "pending",
+        }
+    }
+}
+
+/// The hash of RSA-OAEP for encrypted claim payloads (Persona does not
+/// document it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OaepHash {
+    /// SHA-256 (with MGF1-SHA-256), the default.
+    Sha256,
+    /// SHA-1 (with MGF1-SHA-1).
+    Sha1,
+}
+
+/// How relays' claims turn out, and what they are encrypted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// The result of a production relay's claim until the control API sets
+    /// another (sandbox relays always pass).
+    pub production_result: ClaimResult,
+    /// The OAEP hash of encrypted claim payloads.
+    pub oaep_hash: OaepHash,
+    /// How long a `relay-session-access-token` is valid.
+    pub session_token_lifetime: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        RelaySettings {
+            production_result: ClaimResult::Passed,
+            oaep_hash: OaepHash::Sha256,
+            session_token_lifetime: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -142,6 +208,11 @@ impl Default for Settings {
             journal: Some(JournalLimits::default()),
             strict: false,
             control_token: None,
+            token_type: None,
+            token_types: BTreeMap::new(),
+            challenge_lifetime: Duration::from_secs(2 * 3600),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            relays: RelaySettings::default(),
         }
     }
 }
@@ -164,6 +235,18 @@ impl Settings {
             padding: self.padding.unwrap_or(base.padding),
             ..base
         }
+    }
+
+    /// Every claim type served, with the token type it issues.
+    pub fn claim_token_types(&self) -> Vec<(String, TokenType)> {
+        let default = self.token_type.unwrap_or(self.wire_format().token_type);
+        self.claim_types
+            .iter()
+            .map(|name| {
+                let token_type = self.token_types.get(name).copied().unwrap_or(default);
+                (name.clone(), token_type)
+            })
+            .collect()
     }
 
     /// The identifiers of an environment.
@@ -255,6 +338,19 @@ impl Settings {
                         "{name:?} must be lowercase letters, digits and '_' (like \"age_over18_verified\"), at most 128 characters"
                     ),
                 );
+            }
+        }
+        for name in self.token_types.keys() {
+            if !self.claim_types.contains(name) {
+                fail("token-types", Some(name), "token-types entry", format!("{name:?} is not a claim type persona-mock serves; add it under [claim-types]"));
+            }
+        }
+        for (key, value, max) in [
+            ("challenge-lifetime-s", self.challenge_lifetime, MAX_LIFETIME_S),
+            ("idempotency-ttl-s", self.idempotency_ttl, MAX_LIFETIME_S),
+        ] {
+            if !(1..=max).contains(&value.as_secs()) {
+                fail(key, None, key, format!("must be from 1 to {max} seconds (got {})", value.as_secs()));
             }
         }
         if self.max_body_bytes < MIN_BODY_BYTES {
@@ -385,6 +481,8 @@ impl Settings {
     }
 }
 
+/// The longest challenge lifetime and idempotency window: a week.
+const MAX_LIFETIME_S: u64 = 7 * 24 * 3600;
 /// The smallest body limit.
 const MIN_BODY_BYTES: usize = 64;
 /// The largest journal bound.
@@ -615,7 +713,7 @@ mod tests {
                 "mock.toml:1:11: unknown variant `rfc`, expected `reference` or `rfc9578`",
                 "mock.toml:2:8: seed must be a whole number (got string)",
                 "mock.toml:3:15: issuer-name \"a/b\" is not a host name: use host or host:port (letters, digits, '-', '.', ':'), at most 255 characters",
-                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`",
+                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`",
                 "mock.toml:6:15: limits.max-headers must be from 1 to 1000 (got 0)",
                 "mock.toml:8:12: rate-limit.window-s must be at least 1",
             ]

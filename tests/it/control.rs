@@ -476,7 +476,7 @@ async fn strict_mode_lists_requests_to_unknown_paths() {
     let reply = send(
         strict.addr(),
         "GET",
-        "/api/v1/privacy-passes?x=1",
+        "/api/v1/inquiries?x=1",
         &[("Persona-Mock-Session", "t")],
         b"",
     )
@@ -488,11 +488,11 @@ async fn strict_mode_lists_requests_to_unknown_paths() {
     let list = unmatched["unmatched"].as_array().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["method"], "GET");
-    assert_eq!(list[0]["path"], "/api/v1/privacy-passes?x=1");
+    assert_eq!(list[0]["path"], "/api/v1/inquiries?x=1");
     assert_eq!(list[0]["session"], "t");
 
     let lenient = TestServer::start().await;
-    send(lenient.addr(), "GET", "/api/v1/privacy-passes", &[], b"").await;
+    send(lenient.addr(), "GET", "/api/v1/inquiries", &[], b"").await;
     let unmatched = get_json(lenient.addr(), "/__mock/unmatched").await;
     assert_eq!(
         unmatched,

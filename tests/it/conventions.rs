@@ -129,7 +129,7 @@ async fn unknown_paths_get_404_and_wrong_methods_405() {
     assert_reply!(
         reply,
         404,
-        r#"{"errors":[{"title":"Record not found","details":"No route matches GET /nope. persona-mock serves POST /api/privacy/v1/relays/challenge."}]}"#
+        r#"{"errors":[{"title":"Record not found","details":"No route matches GET /nope. persona-mock serves POST /api/privacy/v1/relays/challenge, POST /api/privacy/v1/relays, POST /api/v1/privacy-passes, POST /api/privacy/v1/relays/{relay-token}/generate-claim."}]}"#
     );
     for method in ["GET", "PUT", "DELETE"] {
         let reply = send(server.addr(), method, CHALLENGE, &[], b"").await;

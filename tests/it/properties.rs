@@ -109,6 +109,7 @@ fn scenario(times: &[u32], then: Then) -> Scenario {
                 headers: vec![],
                 delay: None,
                 fault: None,
+                after_real: false,
                 when: When::default(),
             })
             .collect(),

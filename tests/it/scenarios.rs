@@ -334,7 +334,7 @@ fn unknown_endpoints_and_pointers_are_placed_errors() {
     assert_eq!(
         lines,
         [
-            "bad.toml:3:21: unknown endpoint \"relay\"; endpoints are challenge",
+            "bad.toml:3:21: unknown endpoint \"relay\"; endpoints are challenge, create-relay, issue, generate-claim",
             "bad.toml:3:39: when.body keys are JSON pointers starting with '/', like \"/claim-type\" (got \"claim-type\")",
         ]
     );

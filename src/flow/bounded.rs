@@ -1,0 +1,129 @@
+//! A map with a cap: past it, the oldest entries are evicted (and counted),
+//! so hostile or long-running traffic cannot grow memory without bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+/// A map that keeps at most `cap` entries, evicting the oldest first.
+pub(crate) struct Bounded<K, V> {
+    map: HashMap<K, (V, u64)>,
+    /// Keys in insertion order with the insertion number; entries whose
+    /// number no longer matches the map's were removed or replaced.
+    order: VecDeque<(K, u64)>,
+    next: u64,
+    cap: usize,
+    /// Entries evicted to respect the cap.
+    pub dropped: u64,
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    /// An empty map holding at most `cap` entries.
+    pub fn new(cap: usize) -> Self {
+        Bounded {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            next: 0,
+            cap,
+            dropped: 0,
+        }
+    }
+
+    /// Inserts or replaces an entry (a replaced entry counts as new).
+    pub fn insert(&mut self, key: K, value: V) {
+        self.next += 1;
+        self.map.insert(key.clone(), (value, self.next));
+        self.order.push_back((key, self.next));
+        while self.map.len() > self.cap {
+            let Some((oldest, n)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&oldest).is_some_and(|(_, m)| *m == n) {
+                self.map.remove(&oldest);
+                self.dropped += 1;
+            }
+        }
+        // Stale order entries (removed or replaced keys) are trimmed once
+        // they outnumber the live ones.
+        if self.order.len() > 2 * self.map.len() + 16 {
+            let map = &self.map;
+            self.order
+                .retain(|(k, n)| map.get(k).is_some_and(|(_, m)| m == n));
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key).map(|(v, _)| v)
+    }
+
+    /// The value of `key`, to change in place.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key).map(|(v, _)| v)
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key).map(|(v, _)| v)
+    }
+
+    /// Keeps the entries `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.map.retain(|k, (v, _)| keep(k, v));
+        let map = &self.map;
+        self.order
+            .retain(|(k, n)| map.get(k).is_some_and(|(_, m)| m == n));
+    }
+
+    /// Forgets everything, including the drop count.
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+        self.dropped = 0;
+    }
+
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The entries, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.order.iter().filter_map(|(k, n)| {
+            let (v, m) = self.map.get(k)?;
+            (m == n).then_some((k, v))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_go_first_and_are_counted() {
+        let mut map = Bounded::new(3);
+        for i in 0..5 {
+            map.insert(i, i * 10);
+        }
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.dropped, 2);
+        assert_eq!(map.get(&0), None);
+        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [2, 3, 4]);
+        // Replacing an entry makes it the newest.
+        map.insert(2, 99);
+        map.insert(5, 50);
+        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [4, 2, 5]);
+        map.retain(|k, _| *k != 4);
+        map.insert(6, 60);
+        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [2, 5, 6]);
+    }
+
+    #[test]
+    fn stale_order_entries_do_not_pile_up() {
+        let mut map = Bounded::new(10);
+        for i in 0..10_000 {
+            map.insert(i % 3, i);
+        }
+        assert!(map.order.len() <= 2 * map.len() + 17, "{}", map.order.len());
+    }
+}

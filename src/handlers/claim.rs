@@ -1,0 +1,228 @@
+//! `POST /api/privacy/v1/relays/{relay-token}/generate-claim`: redeems a
+//! Privacy Pass at a relay. Each check has its own answer, in this order:
+//! relay and secret (404), token (401: parse, key, challenge, authenticator),
+//! nonce unspent (409), then the claim itself (pending 403; failed 200 with
+//! the token refunded; passed 200 with the token consumed).
+
+use super::Ctx;
+use crate::api::ApiError;
+use crate::api::body::Body;
+use crate::api::response::HttpResponse;
+use crate::flow::Spent;
+use crate::flow::relays::{MAX_REDEMPTIONS, Outcome, Redemption, Relay};
+use crate::journal::now_rfc3339;
+use crate::keys::IssuerKey;
+use crate::privacypass::{Token, b64, hex};
+use crate::settings::{ClaimResult, OaepHash};
+use crate::state::State;
+use hyper::StatusCode;
+use hyper::header::HeaderName;
+use serde_json::{Value, json};
+use std::borrow::Cow;
+
+static RELAY_SECRET: HeaderName = HeaderName::from_static("persona-relay-secret");
+
+/// Redeems a token at a relay.
+pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
+    check_body(body)?;
+    let secret = ctx
+        .headers
+        .get(&RELAY_SECRET)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "Persona-Relay-Secret is required: send the relay-secret that creating the relay returned.",
+            )
+        })?;
+    let relay = ctx
+        .param
+        .and_then(|token| state.relays.get(token))
+        .filter(|relay| relay.secret == secret)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "No relay matches this relay token and Persona-Relay-Secret.",
+            )
+        })?;
+    let token = read_token(ctx.private_token.as_deref().unwrap_or_default())?;
+    let key = check_key(state, &relay, &token)?;
+    check_challenge(state, &relay, &token)?;
+    if !key.secret().verify(&token.input(), &token.authenticator) {
+        return Err(invalid(
+            "The token's authenticator does not verify with the issuer key: the token was altered, or finalized from another issuance.",
+        ));
+    }
+    if state.spent.is_spent(&token.nonce) {
+        return Err(double_spend());
+    }
+    let consumed = match relay.outcome.result {
+        ClaimResult::Pending => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "The relay's verification is not finished yet; retry later. The token was not consumed.",
+            ));
+        }
+        ClaimResult::Failed => false,
+        ClaimResult::Passed => {
+            let spent = Spent {
+                session: ctx.session.to_string(),
+            };
+            if !state.spent.spend(token.nonce, spent) {
+                return Err(double_spend());
+            }
+            true
+        }
+    };
+    let payload = claim_payload(state, &relay)?;
+    state.relays.update(&relay.token, |relay| {
+        if relay.redemptions.len() >= MAX_REDEMPTIONS {
+            relay.redemptions.remove(0);
+        }
+        relay.redemptions.push(Redemption {
+            time: now_rfc3339(),
+            nonce: hex::encode(&token.nonce),
+            claim_result: relay.outcome.result,
+            token_consumed: consumed,
+        });
+    });
+    Ok(super::inflected(
+        StatusCode::OK,
+        ctx.inflection,
+        &[
+            ("claim-payload", Value::from(payload)),
+            ("token-consumed", Value::from(consumed)),
+        ],
+    ))
+}
+
+/// The body is empty or `{}` (clients send `{}`).
+fn check_body(body: &Body) -> Result<(), ApiError> {
+    if body.bytes().iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match body.json() {
+        Ok(crate::api::body::Json::Object(fields)) if fields.is_empty() => Ok(()),
+        Ok(crate::api::body::Json::Object(fields)) => Err(ApiError::bad_request(format!(
+            "generate-claim takes no fields (got {:?}); send {{}} or no body.",
+            crate::api::conventions::truncate(&fields[0].sent)
+        ))),
+        Ok(_) => Err(ApiError::bad_request(
+            "The request body must be {} or empty.",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "The request body is not valid JSON: {e}."
+        ))),
+    }
+}
+
+/// 401 for a token that does not pass a check.
+fn invalid(details: impl Into<String>) -> ApiError {
+    ApiError {
+        title: Cow::Borrowed("Token is invalid"),
+        ..ApiError::new(StatusCode::UNAUTHORIZED, details)
+    }
+}
+
+fn double_spend() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "This Privacy Pass was redeemed already; each token is spent once. Issue a new one.",
+    )
+}
+
+/// The token in the credential: base64url, padded or not.
+fn read_token(credential: &str) -> Result<Token, ApiError> {
+    let bytes = b64::decode(credential.trim()).map_err(|_| {
+        invalid("The PrivateToken token is not base64url (the alphabet with '-' and '_').")
+    })?;
+    Token::decode(&bytes).map_err(|error| invalid(format!("The token cannot be read: {error}.")))
+}
+
+/// The relay's issuer key, which must be the token's.
+fn check_key<'s>(state: &'s State, relay: &Relay, token: &Token) -> Result<&'s IssuerKey, ApiError> {
+    let key = state
+        .keys
+        .get(relay.namespace, &relay.claim_type)
+        .expect("relays are created for served claim types");
+    if key.token_type == token.token_type && key.has_id(&token.token_key_id) {
+        return Ok(key);
+    }
+    Err(match state.keys.find(&token.token_key_id) {
+        Some((namespace, claim_type, _)) => invalid(format!(
+            "The token was issued with the key of {claim_type} ({}), but this relay is for {} ({}).",
+            namespace.name(),
+            relay.claim_type,
+            relay.namespace.name()
+        )),
+        None => invalid(
+            "The token's key id names no issuer key of persona-mock (for this token type).",
+        ),
+    })
+}
+
+/// The token's challenge: issued by this mock, within its lifetime, for the
+/// relay's claim type and namespace.
+fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), ApiError> {
+    let issued = state.challenges.get(&token.challenge_digest).ok_or_else(|| {
+        invalid(
+            "The token's challenge_digest names no challenge persona-mock issued (it keeps the last 100,000): request a challenge from /api/privacy/v1/relays/challenge.",
+        )
+    })?;
+    let age = state.clock.now().saturating_sub(issued.at);
+    if age > state.challenge_lifetime {
+        return Err(invalid(format!(
+            "The token's challenge expired: challenges back tokens for {} s after they are issued.",
+            state.challenge_lifetime.as_secs()
+        )));
+    }
+    if issued.claim_type != relay.claim_type || issued.namespace != relay.namespace {
+        return Err(invalid(format!(
+            "The token's challenge was issued for {} ({}), but this relay is for {} ({}).",
+            issued.claim_type,
+            issued.namespace.name(),
+            relay.claim_type,
+            relay.namespace.name()
+        )));
+    }
+    Ok(())
+}
+
+/// The claim payload: a JSON string, snake_case inside, RSA-OAEP-encrypted
+/// and base64-encoded when the relay has an encryption key.
+fn claim_payload(state: &State, relay: &Relay) -> Result<String, ApiError> {
+    let text = payload_json(&relay.claim_type, &relay.outcome);
+    let Some(key) = &relay.encryption_key else {
+        return Ok(text);
+    };
+    let mut rng = rand::rng();
+    let encrypted = match state.relay_settings.oaep_hash {
+        OaepHash::Sha256 => key
+            .0
+            .encrypt(&mut rng, rsa::Oaep::<sha2::Sha256>::new(), text.as_bytes()),
+        OaepHash::Sha1 => key
+            .0
+            .encrypt(&mut rng, rsa::Oaep::<sha1::Sha1>::new(), text.as_bytes()),
+    }
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("The claim payload could not be encrypted to the relay's key: {e}."),
+        )
+    })?;
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::STANDARD.encode(encrypted))
+}
+
+/// `{"claim_type":…,"claim_result":…,"methodology":[…]}`.
+pub(crate) fn payload_json(claim_type: &str, outcome: &Outcome) -> String {
+    let mut payload = json!({
+        "claim_type": claim_type,
+        "claim_result": outcome.result,
+    });
+    if let Some(methodology) = &outcome.methodology {
+        payload["methodology"] = json!(methodology);
+    }
+    payload.to_string()
+}

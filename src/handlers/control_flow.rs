@@ -1,0 +1,180 @@
+//! The control API's view of the Relay flow: relays with their claims and
+//! redemptions, completing a relay's verification, and the stores' sizes.
+
+use crate::api::ApiError;
+use crate::api::body::RequestBody;
+use crate::api::response::{HttpResponse, json_value};
+use crate::flow::relays::{METHODS, Method, Outcome, Redemption, Relay};
+use crate::settings::ClaimResult;
+use crate::state::State;
+use hyper::StatusCode;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct RelayView<'a> {
+    relay_token: &'a str,
+    relay_secret: &'a str,
+    claim_type: &'a str,
+    namespace: &'static str,
+    claim_result: ClaimResult,
+    methodology: &'a Option<Vec<Method>>,
+    encrypted: bool,
+    created: &'a str,
+    claim_payload: String,
+    redemptions: &'a [Redemption],
+}
+
+fn view(relay: &Relay) -> RelayView<'_> {
+    RelayView {
+        relay_token: &relay.token,
+        relay_secret: &relay.secret,
+        claim_type: &relay.claim_type,
+        namespace: relay.namespace.name(),
+        claim_result: relay.outcome.result,
+        methodology: &relay.outcome.methodology,
+        encrypted: relay.encryption_key.is_some(),
+        created: &relay.created,
+        claim_payload: super::claim::payload_json(&relay.claim_type, &relay.outcome),
+        redemptions: &relay.redemptions,
+    }
+}
+
+#[derive(Serialize)]
+struct Store {
+    count: usize,
+    dropped: u64,
+}
+
+#[derive(Serialize)]
+struct RelayList<'a> {
+    session: Option<&'a str>,
+    count: usize,
+    relays: Vec<RelayView<'a>>,
+    stores: Stores,
+}
+
+#[derive(Serialize)]
+struct Stores {
+    relays: Store,
+    challenges: Store,
+    spent_tokens: Store,
+    idempotency_keys: Store,
+}
+
+/// `GET /__mock/relays`.
+pub(super) fn list(state: &State, session: Option<&str>) -> Result<HttpResponse, ApiError> {
+    let (relays, dropped) = state.relays.list(session);
+    let store = |(count, dropped): (usize, u64)| Store { count, dropped };
+    let all = state.relays.list(None).0.len();
+    let view = RelayList {
+        session,
+        count: relays.len(),
+        relays: relays.iter().map(view).collect(),
+        stores: Stores {
+            relays: store((all, dropped)),
+            challenges: store(state.challenges.counts()),
+            spent_tokens: store(state.spent.counts()),
+            idempotency_keys: store(state.idempotency.counts()),
+        },
+    };
+    Ok(json_value(StatusCode::OK, &view))
+}
+
+fn not_found(token: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "There is no relay {:?} (relays are kept until a reset, at most 100,000).",
+            crate::api::conventions::truncate(token)
+        ),
+    )
+}
+
+/// `GET /__mock/relays/{token}`.
+pub(super) fn show(state: &State, token: &str) -> Result<HttpResponse, ApiError> {
+    let relay = state.relays.get(token).ok_or_else(|| not_found(token))?;
+    Ok(json_value(StatusCode::OK, &view(&relay)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Complete {
+    result: String,
+    methodology: Option<Vec<MethodInput>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MethodInput {
+    method: String,
+    result: String,
+}
+
+const COMPLETE_USAGE: &str = r#"Send {"result": "passed" | "failed" | "pending"} and optionally "methodology": [{"method": "facial_age_estimation" | "document_selfie" | "live_selfie", "result": "passed" | "failed"}]."#;
+
+fn result(name: &str, allow_pending: bool) -> Result<ClaimResult, ApiError> {
+    match name {
+        "passed" => Ok(ClaimResult::Passed),
+        "failed" => Ok(ClaimResult::Failed),
+        "pending" if allow_pending => Ok(ClaimResult::Pending),
+        other => Err(ApiError::unprocessable(
+            "/result",
+            format!("{other:?} is not a result. {COMPLETE_USAGE}"),
+        )),
+    }
+}
+
+/// `POST /__mock/relays/{token}/complete`: sets how the relay's
+/// verification turned out (what generate-claim answers from now on).
+pub(super) fn complete(
+    state: &State,
+    token: &str,
+    body: &RequestBody,
+) -> Result<HttpResponse, ApiError> {
+    let RequestBody::Complete(bytes) = body else {
+        return Err(ApiError::bad_request(COMPLETE_USAGE));
+    };
+    let input: Complete = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("{e}. {COMPLETE_USAGE}")))?;
+    let claim_result = result(&input.result, true)?;
+    let relay = state.relays.get(token).ok_or_else(|| not_found(token))?;
+    if relay.namespace == crate::keys::Namespace::Sandbox && claim_result != ClaimResult::Passed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Sandbox relays always pass (as Persona's do); create a production relay to test other results.",
+        ));
+    }
+    let mut outcome = Outcome::default_for(&relay.claim_type, claim_result);
+    if let Some(methods) = input.methodology {
+        let mut list = Vec::new();
+        for m in methods {
+            if !METHODS.contains(&m.method.as_str()) {
+                return Err(ApiError::unprocessable(
+                    "/methodology",
+                    format!("{:?} is not a method. {COMPLETE_USAGE}", m.method),
+                ));
+            }
+            list.push(Method {
+                method: m.method,
+                result: result(&m.result, false)?,
+            });
+        }
+        if outcome.methodology.is_some() {
+            outcome.methodology = Some(list);
+        }
+    }
+    let updated = state
+        .relays
+        .update(token, |relay| {
+            relay.outcome = outcome;
+            view(relay).to_owned_json()
+        })
+        .ok_or_else(|| not_found(token))?;
+    Ok(json_value(StatusCode::OK, &updated))
+}
+
+impl RelayView<'_> {
+    fn to_owned_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("relay views serialize")
+    }
+}

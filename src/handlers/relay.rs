@@ -1,0 +1,116 @@
+//! `POST /api/privacy/v1/relays`: a relay for a claim type, its secret, and
+//! a signed session token for the hosted flow.
+
+use super::{Ctx, inflected, unknown_claim_type};
+use crate::api::ApiError;
+use crate::api::body::{Body, FieldSpec, Kind, Schema};
+use crate::api::response::HttpResponse;
+use crate::flow::relays::{Outcome, Relay};
+use crate::ids::{Stream, opaque, uuid_v4};
+use crate::journal::now_rfc3339;
+use crate::keys::Namespace;
+use crate::settings::ClaimResult;
+use crate::state::State;
+use hyper::StatusCode;
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The request body, as Persona's API reference gives it.
+const SCHEMA: Schema = Schema {
+    fields: &[
+        FieldSpec {
+            name: "claim-type",
+            kind: Kind::String,
+            required: true,
+        },
+        FieldSpec {
+            name: "encryption-key-pem",
+            kind: Kind::NullableString,
+            required: false,
+        },
+        FieldSpec {
+            name: "sandbox",
+            kind: Kind::Bool,
+            required: false,
+        },
+    ],
+    example: r#"{"claim-type": "age_over18_verified", "encryption-key-pem": null}"#,
+};
+
+/// Creates a relay.
+pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
+    let request = SCHEMA.check(body, state.allow_unknown_fields)?;
+    let claim_type = request.str("claim-type").unwrap_or_default();
+    let sandbox = request.bool("sandbox").unwrap_or(false);
+    if state.keys.token_type(claim_type).is_none() {
+        return Err(unknown_claim_type(state, claim_type));
+    }
+    let encryption_key = match request.str("encryption-key-pem") {
+        Some(pem) => Some(Arc::new((encryption_key(pem)?, pem.to_string()))),
+        None => None,
+    };
+    let token = opaque("relay_", &state.fresh.next(Stream::RelayToken));
+    let secret = uuid_v4(&state.fresh.next(Stream::RelaySecret));
+    let result = if sandbox {
+        ClaimResult::Passed
+    } else {
+        state.relay_settings.production_result
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let claims = json!({
+        "iss": "persona-mock",
+        "sub": token,
+        "aud": "relay",
+        "claim_type": claim_type,
+        "sandbox": sandbox,
+        "iat": now,
+        "exp": now + state.relay_settings.session_token_lifetime.as_secs(),
+        "jti": uuid_v4(&state.fresh.next(Stream::SessionToken)),
+    });
+    let session_token = state.session_tokens.sign(&claims);
+    state.relays.insert(Relay {
+        token: token.clone(),
+        secret: secret.clone(),
+        claim_type: claim_type.to_string(),
+        namespace: Namespace::of(sandbox),
+        encryption_key,
+        created: now_rfc3339(),
+        outcome: Outcome::default_for(claim_type, result),
+        redemptions: Vec::new(),
+        session: ctx.session.to_string(),
+    });
+    Ok(inflected(
+        StatusCode::CREATED,
+        ctx.inflection,
+        &[
+            ("relay-token", Value::from(token)),
+            ("relay-secret", Value::from(secret)),
+            ("relay-session-access-token", Value::from(session_token)),
+        ],
+    ))
+}
+
+/// An RSA public key of 2048 to 4096 bits, PEM (SPKI or PKCS#1).
+fn encryption_key(pem: &str) -> Result<rsa::RsaPublicKey, ApiError> {
+    let invalid = |details: String| ApiError::unprocessable("/encryption-key-pem", details);
+    let pem = pem.trim();
+    let key = rsa::RsaPublicKey::from_public_key_pem(pem)
+        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem))
+        .map_err(|_| {
+            invalid("encryption-key-pem must be an RSA public key in PEM: \"-----BEGIN PUBLIC KEY-----\" (SubjectPublicKeyInfo) or \"-----BEGIN RSA PUBLIC KEY-----\" (PKCS#1), or null.".into())
+        })?;
+    let bits = key.n_bytes().len() * 8;
+    if !(2048..=4096).contains(&bits) {
+        return Err(invalid(format!(
+            "encryption-key-pem is a {bits}-bit RSA key; it must have 2048 to 4096 bits."
+        )));
+    }
+    Ok(key)
+}

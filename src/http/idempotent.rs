@@ -1,0 +1,125 @@
+//! The idempotency step: with an `Idempotency-Key`, the first response is
+//! stored and later requests with the key get it again. It runs after the
+//! auth step, so 401 and 429 (never stored, as Persona documents) are
+//! decided before it.
+
+use super::router::Endpoint;
+use crate::api::ApiError;
+use crate::api::body::Body;
+use crate::api::response::{HttpResponse, error_response};
+use crate::flow::idempotency::{self, Stored};
+use crate::state::State;
+use bytes::Bytes;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::{Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+static RELAY_SECRET: HeaderName = HeaderName::from_static("persona-relay-secret");
+static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// What the request does next.
+pub(super) enum Begin {
+    /// Send the first response again.
+    Replay(HttpResponse),
+    /// Answer it; with a key, hand the answer to [`Claim::finish`].
+    Run(Option<Claim>),
+}
+
+/// A key this request answers first.
+pub(super) struct Claim {
+    scope: String,
+    key: String,
+}
+
+/// Looks at the request's `Idempotency-Key`, if it has one.
+pub(super) fn begin(
+    state: &State,
+    endpoint: &Endpoint,
+    path: &str,
+    parts: &Parts,
+    body: Option<&Body>,
+    session: &str,
+) -> Result<Begin, ApiError> {
+    let Some(value) = parts.headers.get(&IDEMPOTENCY_KEY) else {
+        return Ok(Begin::Run(None));
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=255).contains(&k.len()))
+        .ok_or_else(|| {
+            ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters.")
+        })?;
+    // What the request asks: the same key with another of these is refused.
+    let mut hash = Sha256::new();
+    for part in [
+        path.as_bytes(),
+        body.map_or(&[][..], |b| b.bytes()),
+        header(parts, &AUTHORIZATION),
+        header(parts, &RELAY_SECRET),
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    let scope = format!("{session}\0{}", endpoint.route.name());
+    let now = state.clock.now();
+    match state
+        .idempotency
+        .begin(&scope, key, hash.finalize().into(), now, session)
+    {
+        idempotency::Begin::Run => Ok(Begin::Run(Some(Claim {
+            scope,
+            key: key.to_string(),
+        }))),
+        idempotency::Begin::Replay(stored) => Ok(Begin::Replay(replay(stored))),
+        idempotency::Begin::InProgress => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("A request with Idempotency-Key {key:?} is still being answered; retry once it is done."),
+        )),
+        idempotency::Begin::Mismatch => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Idempotency-Key {key:?} was first used with other parameters; send a new key with a new request."),
+        )),
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &HeaderName) -> &'a [u8] {
+    parts.headers.get(name).map_or(&[][..], HeaderValue::as_bytes)
+}
+
+impl Claim {
+    /// Stores the first answer (except a 401 or 429, which frees the key)
+    /// and returns it.
+    pub(super) fn finish(
+        self,
+        state: &State,
+        result: Result<HttpResponse, ApiError>,
+    ) -> HttpResponse {
+        let response = result.unwrap_or_else(|error| error_response(&error));
+        let status = response.status();
+        let stored = (status != StatusCode::UNAUTHORIZED
+            && status != StatusCode::TOO_MANY_REQUESTS)
+            .then(|| Stored {
+                status,
+                content_type: response.headers().get(CONTENT_TYPE).cloned(),
+                body: response.body().clone(),
+            });
+        state.idempotency.finish(&self.scope, &self.key, stored);
+        response
+    }
+}
+
+/// The stored response, marked as a replay.
+fn replay(stored: Stored) -> HttpResponse {
+    let mut response = Response::new(Bytes::clone(&stored.body));
+    *response.status_mut() = stored.status;
+    let headers = response.headers_mut();
+    if let Some(content_type) = stored.content_type {
+        headers.insert(CONTENT_TYPE, content_type);
+    }
+    headers.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+    response
+}
