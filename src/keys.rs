@@ -356,7 +356,8 @@ impl KeyRing {
         Namespace::ALL.into_iter().find_map(|namespace| {
             self.slots(namespace).iter().find_map(|(claim_type, slot)| {
                 let key = slot.key.get()?;
-                key.has_id(id).then_some((namespace, claim_type.as_str(), key))
+                key.has_id(id)
+                    .then_some((namespace, claim_type.as_str(), key))
             })
         })
     }

@@ -55,8 +55,8 @@ pub use error::{EXIT_CONFIG, EXIT_RUNTIME, StartError};
 pub use http::server::{BoundServer, MockServer, MockServerBuilder};
 pub use journal::{AnsweredBy, JournalEntry, JournalLimits};
 pub use keys::{KeySource, write_key_set};
-pub use profile::{Profile, TokenKeyEncoding};
 pub use privacypass::TokenType;
+pub use profile::{Profile, TokenKeyEncoding};
 pub use settings::{
     ClaimResult, EnvironmentIds, Limit, Limits, OaepHash, RedemptionContext, RelaySettings,
     SettingError, SettingErrors, Settings,

@@ -153,23 +153,44 @@ mod tests {
     fn first_runs_then_replays_mismatches_and_expires() {
         let store = IdempotencyStore::new(Duration::from_secs(10));
         let t = Duration::from_secs;
-        assert!(matches!(store.begin("s", "k", [1; 32], t(0), "s"), Begin::Run));
-        assert!(matches!(store.begin("s", "k", [1; 32], t(1), "s"), Begin::InProgress));
+        assert!(matches!(
+            store.begin("s", "k", [1; 32], t(0), "s"),
+            Begin::Run
+        ));
+        assert!(matches!(
+            store.begin("s", "k", [1; 32], t(1), "s"),
+            Begin::InProgress
+        ));
         store.finish("s", "k", Some(stored(201)));
         match store.begin("s", "k", [1; 32], t(2), "s") {
             Begin::Replay(r) => assert_eq!(r.status, 201),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(store.begin("s", "k", [2; 32], t(3), "s"), Begin::Mismatch));
-        assert!(matches!(store.begin("other", "k", [2; 32], t(3), "s"), Begin::Run));
-        assert!(matches!(store.begin("s", "k", [2; 32], t(11), "s"), Begin::Run));
+        assert!(matches!(
+            store.begin("s", "k", [2; 32], t(3), "s"),
+            Begin::Mismatch
+        ));
+        assert!(matches!(
+            store.begin("other", "k", [2; 32], t(3), "s"),
+            Begin::Run
+        ));
+        assert!(matches!(
+            store.begin("s", "k", [2; 32], t(11), "s"),
+            Begin::Run
+        ));
     }
 
     #[test]
     fn unstored_answers_free_the_key() {
         let store = IdempotencyStore::new(Duration::from_secs(10));
-        assert!(matches!(store.begin("s", "k", [1; 32], Duration::ZERO, "s"), Begin::Run));
+        assert!(matches!(
+            store.begin("s", "k", [1; 32], Duration::ZERO, "s"),
+            Begin::Run
+        ));
         store.finish("s", "k", None);
-        assert!(matches!(store.begin("s", "k", [1; 32], Duration::ZERO, "s"), Begin::Run));
+        assert!(matches!(
+            store.begin("s", "k", [1; 32], Duration::ZERO, "s"),
+            Begin::Run
+        ));
     }
 }

@@ -167,7 +167,10 @@ mod tests {
         };
         assert_eq!(m("live_human_presence").as_deref(), Some("live_selfie"));
         assert_eq!(m("age_over21_verified").as_deref(), Some("document_selfie"));
-        assert_eq!(m("age_over18_germany").as_deref(), Some("facial_age_estimation"));
+        assert_eq!(
+            m("age_over18_germany").as_deref(),
+            Some("facial_age_estimation")
+        );
         assert_eq!(m("age_over18_france"), None);
     }
 }

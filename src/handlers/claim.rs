@@ -141,7 +141,11 @@ fn read_token(credential: &str) -> Result<Token, ApiError> {
 }
 
 /// The relay's issuer key, which must be the token's.
-fn check_key<'s>(state: &'s State, relay: &Relay, token: &Token) -> Result<&'s IssuerKey, ApiError> {
+fn check_key<'s>(
+    state: &'s State,
+    relay: &Relay,
+    token: &Token,
+) -> Result<&'s IssuerKey, ApiError> {
     let key = state
         .keys
         .get(relay.namespace, &relay.claim_type)
@@ -156,9 +160,9 @@ fn check_key<'s>(state: &'s State, relay: &Relay, token: &Token) -> Result<&'s I
             relay.claim_type,
             relay.namespace.name()
         )),
-        None => invalid(
-            "The token's key id names no issuer key of persona-mock (for this token type).",
-        ),
+        None => {
+            invalid("The token's key id names no issuer key of persona-mock (for this token type).")
+        }
     })
 }
 
@@ -198,9 +202,10 @@ fn claim_payload(state: &State, relay: &Relay) -> Result<String, ApiError> {
     };
     let mut rng = rand::rng();
     let encrypted = match state.relay_settings.oaep_hash {
-        OaepHash::Sha256 => key
-            .0
-            .encrypt(&mut rng, rsa::Oaep::<sha2::Sha256>::new(), text.as_bytes()),
+        OaepHash::Sha256 => {
+            key.0
+                .encrypt(&mut rng, rsa::Oaep::<sha2::Sha256>::new(), text.as_bytes())
+        }
         OaepHash::Sha1 => key
             .0
             .encrypt(&mut rng, rsa::Oaep::<sha1::Sha1>::new(), text.as_bytes()),

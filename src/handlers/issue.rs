@@ -51,7 +51,10 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     Ok(inflected(
         StatusCode::CREATED,
         ctx.inflection,
-        &[("blind-sig", Value::from(state.wire.padding.encode(&signature)))],
+        &[(
+            "blind-sig",
+            Value::from(state.wire.padding.encode(&signature)),
+        )],
     ))
 }
 

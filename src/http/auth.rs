@@ -135,7 +135,9 @@ fn private_token_credential(header: Option<&[u8]>) -> Result<String, ApiError> {
             title: Cow::Borrowed("Token is invalid"),
             ..ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                format!("The PrivateToken credential cannot be read: {error}. Send `Authorization: PrivateToken token=<base64url token>`."),
+                format!(
+                    "The PrivateToken credential cannot be read: {error}. Send `Authorization: PrivateToken token=<base64url token>`."
+                ),
             )
         }),
     }

@@ -77,17 +77,24 @@ pub(super) fn begin(
         idempotency::Begin::Replay(stored) => Ok(Begin::Replay(replay(stored))),
         idempotency::Begin::InProgress => Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("A request with Idempotency-Key {key:?} is still being answered; retry once it is done."),
+            format!(
+                "A request with Idempotency-Key {key:?} is still being answered; retry once it is done."
+            ),
         )),
         idempotency::Begin::Mismatch => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("Idempotency-Key {key:?} was first used with other parameters; send a new key with a new request."),
+            format!(
+                "Idempotency-Key {key:?} was first used with other parameters; send a new key with a new request."
+            ),
         )),
     }
 }
 
 fn header<'a>(parts: &'a Parts, name: &HeaderName) -> &'a [u8] {
-    parts.headers.get(name).map_or(&[][..], HeaderValue::as_bytes)
+    parts
+        .headers
+        .get(name)
+        .map_or(&[][..], HeaderValue::as_bytes)
 }
 
 impl Claim {

@@ -16,9 +16,9 @@ pub use session::DEFAULT_SESSION;
 
 use crate::api::ApiError;
 use crate::api::body::{Body, RequestBody};
+use crate::api::conventions::Inflection;
 use crate::api::conventions::{check_content_type, check_headers};
 use crate::api::response::{HttpResponse, error_response};
-use crate::api::conventions::Inflection;
 use crate::handlers::{Ctx, control};
 use crate::journal::{JournalLimits, Record};
 use crate::scenario::Fault;

@@ -33,9 +33,9 @@ pub enum IssuerSecret {
     /// An RSA-2048 key: Blind RSA, token type 0x0002.
     Rsa {
         /// The private key.
-        secret: Box<RsaSecret>,
+        secret: RsaSecret,
         /// Its public key.
-        public: Box<PublicKeySha384PSSDeterministic>,
+        public: PublicKeySha384PSSDeterministic,
     },
 }
 
@@ -68,10 +68,7 @@ impl IssuerSecret {
     /// A type 2 key; `None` if the key is not one RFC 9474 can use.
     pub fn rsa(secret: RsaSecret) -> Option<IssuerSecret> {
         let public = secret.public_key().ok()?;
-        Some(IssuerSecret::Rsa {
-            secret: Box::new(secret),
-            public: Box::new(public),
-        })
+        Some(IssuerSecret::Rsa { secret, public })
     }
 
     /// A fresh RSA-2048 key from `rng` (50–150 ms: never on a request path
@@ -80,8 +77,8 @@ impl IssuerSecret {
         let pair = KeyPairSha384PSSDeterministic::generate(rng, RSA_BITS)
             .expect("2048-bit keys are supported");
         IssuerSecret::Rsa {
-            secret: Box::new(pair.sk),
-            public: Box::new(pair.pk),
+            secret: pair.sk,
+            public: pair.pk,
         }
     }
 

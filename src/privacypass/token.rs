@@ -153,9 +153,7 @@ impl fmt::Display for TokenType {
 /// parameters other than `token` are ignored.
 pub fn private_token_param(value: &str) -> Result<String, AuthorizationError> {
     let value = value.trim_start();
-    let scheme_end = value
-        .find(|c: char| c == ' ' || c == '\t')
-        .unwrap_or(value.len());
+    let scheme_end = value.find([' ', '\t']).unwrap_or(value.len());
     if !value[..scheme_end].eq_ignore_ascii_case("privatetoken") {
         return Err(AuthorizationError::NotPrivateToken);
     }
@@ -237,7 +235,10 @@ mod tests {
             })
         );
         assert_eq!(Token::decode(&[0]), Err(TokenError::Short(1)));
-        assert_eq!(Token::decode(&[0x2a, 0xaa, 0]), Err(TokenError::UnknownType(0x2aaa)));
+        assert_eq!(
+            Token::decode(&[0x2a, 0xaa, 0]),
+            Err(TokenError::UnknownType(0x2aaa))
+        );
     }
 
     #[test]

@@ -123,8 +123,7 @@ pub(super) struct Checker<'a> {
     errors: FileErrors<'a>,
 }
 
-const STEP_KEYS: &str =
-    "status, times, title, details, pointer, body, content-type, headers, delay-ms, fault, when, after-real";
+const STEP_KEYS: &str = "status, times, title, details, pointer, body, content-type, headers, delay-ms, fault, when, after-real";
 
 impl Checker<'_> {
     pub(super) fn at(&mut self, span: Option<Range<usize>>, message: String) {
@@ -343,7 +342,10 @@ impl Checker<'_> {
                     DeValue::Boolean(b) => after_real = Some((*b, value)),
                     other => self.at_value(
                         value,
-                        format!("after-real must be true or false (got {})", other.type_str()),
+                        format!(
+                            "after-real must be true or false (got {})",
+                            other.type_str()
+                        ),
                     ),
                 },
                 other => self.at(

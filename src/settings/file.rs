@@ -5,10 +5,10 @@
 //! errors is placed at the value it is about.
 
 use super::{ClaimResult, Limit, OaepHash, RedemptionContext, Settings, TokenKeyEncoding};
-use crate::privacypass::TokenType;
 use crate::auth::{ApiKey, Environment};
 use crate::diag::{ConfigErrors, FileErrors};
 use crate::journal::JournalLimits;
+use crate::privacypass::TokenType;
 use crate::privacypass::b64::Padding;
 use crate::profile::Profile;
 use std::collections::HashMap;

@@ -11,12 +11,12 @@ use crate::auth::{ApiKey, Environment};
 use crate::diag::{ConfigError, ConfigErrors};
 use crate::ids;
 use crate::journal::JournalLimits;
+use crate::privacypass::TokenType;
 use crate::privacypass::b64::Padding;
 use crate::profile::{Profile, TokenKeyEncoding, WireFormat};
 use crate::scenario::{is_scenario_name, is_scenario_path};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use crate::privacypass::TokenType;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -342,15 +342,31 @@ impl Settings {
         }
         for name in self.token_types.keys() {
             if !self.claim_types.contains(name) {
-                fail("token-types", Some(name), "token-types entry", format!("{name:?} is not a claim type persona-mock serves; add it under [claim-types]"));
+                fail(
+                    "token-types",
+                    Some(name),
+                    "token-types entry",
+                    format!(
+                        "{name:?} is not a claim type persona-mock serves; add it under [claim-types]"
+                    ),
+                );
             }
         }
         for (key, value, max) in [
-            ("challenge-lifetime-s", self.challenge_lifetime, MAX_LIFETIME_S),
+            (
+                "challenge-lifetime-s",
+                self.challenge_lifetime,
+                MAX_LIFETIME_S,
+            ),
             ("idempotency-ttl-s", self.idempotency_ttl, MAX_LIFETIME_S),
         ] {
             if !(1..=max).contains(&value.as_secs()) {
-                fail(key, None, key, format!("must be from 1 to {max} seconds (got {})", value.as_secs()));
+                fail(
+                    key,
+                    None,
+                    key,
+                    format!("must be from 1 to {max} seconds (got {})", value.as_secs()),
+                );
             }
         }
         if self.max_body_bytes < MIN_BODY_BYTES {

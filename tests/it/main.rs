@@ -4,8 +4,10 @@ mod support;
 
 mod challenge;
 mod cli;
+mod client;
 mod control;
 mod conventions;
+mod flow;
 mod library;
 mod limits;
 mod openapi;

@@ -129,3 +129,47 @@ fn der_token_keys_match_the_spki_fixture_of_vector1() {
         Sha256::digest(&expected).to_vec()
     );
 }
+
+#[test]
+fn type1_issuance_and_verification_match_the_rfc9578_vectors() {
+    let file = vectors("token-type-0001-voprf-p384.json");
+    for v in file["vectors"].as_array().unwrap() {
+        let key = vector_key(v, TokenKeyEncoding::Rfc9578);
+        let request = hex_field(v, "token_request");
+        let response = key.secret().issue(&request[3..]).unwrap();
+        assert_eq!(response.len(), 145);
+        // The proof is randomized; the evaluated element is not.
+        assert_eq!(response[..49], hex_field(v, "token_response")[..49]);
+        let token = hex_field(v, "token");
+        assert!(key.secret().verify(&token[..98], &token[98..]));
+        let mut altered = token.clone();
+        altered[5] ^= 1;
+        assert!(!key.secret().verify(&altered[..98], &altered[98..]));
+    }
+}
+
+#[test]
+fn type2_keys_issuance_and_verification_match_the_rfc9578_vectors() {
+    let file = vectors("token-type-0002-blind-rsa-2048.json");
+    for v in file["vectors"].as_array().unwrap() {
+        let pem = String::from_utf8(hex_field(v, "skS")).unwrap();
+        let secret = persona_mock::privacypass::RsaSecret::from_pem(&pem).unwrap();
+        let secret = persona_mock::privacypass::IssuerSecret::rsa(secret).unwrap();
+        let key = IssuerKey::new(secret, Profile::Reference.wire_format());
+        assert_eq!(key.token_key(), hex_field(v, "pkS"), "the RSASSA-PSS SPKI");
+        assert_eq!(key.token_key().len(), 342);
+        assert_eq!(
+            key.token_key_id().to_vec(),
+            hex_field(v, "derived_token_key_id")
+        );
+        let request = hex_field(v, "token_request");
+        assert_eq!(request.len(), 259);
+        let response = key.secret().issue(&request[3..]).unwrap();
+        assert_eq!(response, hex_field(v, "token_response"), "deterministic");
+        let token = hex_field(v, "token");
+        assert!(key.secret().verify(&token[..98], &token[98..]));
+        let mut altered = token.clone();
+        altered[300] ^= 1;
+        assert!(!key.secret().verify(&altered[..98], &altered[98..]));
+    }
+}
