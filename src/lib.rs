@@ -52,14 +52,15 @@ pub use auth::{ApiKey, Environment};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use diag::{ConfigError, ConfigErrors};
 pub use error::{EXIT_CONFIG, EXIT_RUNTIME, StartError};
+pub use flow::ClaimResult;
 pub use http::server::{BoundServer, MockServer, MockServerBuilder};
 pub use journal::{AnsweredBy, JournalEntry, JournalLimits};
 pub use keys::{KeySource, write_key_set};
 pub use privacypass::TokenType;
 pub use profile::{Profile, TokenKeyEncoding};
 pub use settings::{
-    ClaimResult, EnvironmentIds, Limit, Limits, OaepHash, RedemptionContext, RelaySettings,
-    SettingError, SettingErrors, Settings,
+    EnvironmentIds, Limit, Limits, OaepHash, RedemptionContext, RelaySettings, SettingError,
+    SettingErrors, Settings,
 };
 
 /// Internals for persona-mock's own fuzz targets, benches and property

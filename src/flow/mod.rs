@@ -14,6 +14,29 @@ use crate::keys::Namespace;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// What a claim's verification concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimResult {
+    /// The person passed.
+    Passed,
+    /// The person failed.
+    Failed,
+    /// The hosted flow is not finished.
+    Pending,
+}
+
+impl ClaimResult {
+    /// The result's name in config files and payloads.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClaimResult::Passed => "passed",
+            ClaimResult::Failed => "failed",
+            ClaimResult::Pending => "pending",
+        }
+    }
+}
+
 /// How many issued challenges are remembered.
 pub const MAX_CHALLENGES: usize = 100_000;
 /// How many spent nonces are remembered.

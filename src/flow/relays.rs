@@ -3,8 +3,8 @@
 //! with the methodology that led there) and the redemptions made at it.
 
 use super::{Bounded, lock};
+use crate::flow::ClaimResult;
 use crate::keys::Namespace;
-use crate::settings::ClaimResult;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 

@@ -8,12 +8,13 @@ use super::Ctx;
 use crate::api::ApiError;
 use crate::api::body::Body;
 use crate::api::response::HttpResponse;
+use crate::flow::ClaimResult;
 use crate::flow::Spent;
 use crate::flow::relays::{MAX_REDEMPTIONS, Outcome, Redemption, Relay};
 use crate::journal::now_rfc3339;
 use crate::keys::IssuerKey;
 use crate::privacypass::{Token, b64, hex};
-use crate::settings::{ClaimResult, OaepHash};
+use crate::settings::OaepHash;
 use crate::state::State;
 use hyper::StatusCode;
 use hyper::header::HeaderName;
@@ -57,7 +58,11 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     if state.spent.is_spent(&token.nonce) {
         return Err(double_spend());
     }
-    let consumed = match relay.outcome.result {
+    let outcome = match ctx.claim_result {
+        Some(result) => Outcome::default_for(&relay.claim_type, result),
+        None => relay.outcome.clone(),
+    };
+    let consumed = match outcome.result {
         ClaimResult::Pending => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -75,7 +80,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
             true
         }
     };
-    let payload = claim_payload(state, &relay)?;
+    let payload = claim_payload(state, &relay, &outcome)?;
     state.relays.update(&relay.token, |relay| {
         if relay.redemptions.len() >= MAX_REDEMPTIONS {
             relay.redemptions.remove(0);
@@ -83,7 +88,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         relay.redemptions.push(Redemption {
             time: now_rfc3339(),
             nonce: hex::encode(&token.nonce),
-            claim_result: relay.outcome.result,
+            claim_result: outcome.result,
             token_consumed: consumed,
         });
     });
@@ -195,8 +200,8 @@ fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), Ap
 
 /// The claim payload: a JSON string, snake_case inside, RSA-OAEP-encrypted
 /// and base64-encoded when the relay has an encryption key.
-fn claim_payload(state: &State, relay: &Relay) -> Result<String, ApiError> {
-    let text = payload_json(&relay.claim_type, &relay.outcome);
+fn claim_payload(state: &State, relay: &Relay, outcome: &Outcome) -> Result<String, ApiError> {
+    let text = payload_json(&relay.claim_type, outcome);
     let Some(key) = &relay.encryption_key else {
         return Ok(text);
     };

@@ -4,8 +4,8 @@
 use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
+use crate::flow::ClaimResult;
 use crate::flow::relays::{METHODS, Method, Outcome, Redemption, Relay};
-use crate::settings::ClaimResult;
 use crate::state::State;
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};

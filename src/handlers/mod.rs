@@ -29,6 +29,8 @@ pub(crate) struct Ctx<'a> {
     pub param: Option<&'a str>,
     /// The `PrivateToken` credential, for endpoints that take one.
     pub private_token: Option<String>,
+    /// A claim result a scenario step imposes on generate-claim.
+    pub claim_result: Option<crate::flow::ClaimResult>,
 }
 
 /// An API endpoint's handler.

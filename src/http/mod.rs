@@ -215,6 +215,7 @@ fn api(
         headers: &parts.headers,
         param,
         private_token,
+        claim_result: script.claim_result,
     };
     let result = handle(state, endpoint, ctx, body, unread);
     let result = match claim {

@@ -7,6 +7,7 @@ use crate::api::response::{HttpResponse, error_response};
 use crate::api::route::Route;
 use crate::api::{ApiError, persona_title};
 use crate::auth::rate_limit_details;
+use crate::flow::ClaimResult;
 use crate::scenario::{Fault, RequestFacts, Scenario, Step, StepBody};
 use crate::state::State;
 use bytes::Bytes;
@@ -34,6 +35,8 @@ pub(crate) struct Script {
     pub scenario: Option<String>,
     /// The step that answered, from 1.
     pub step: Option<usize>,
+    /// The claim result a real step asks generate-claim to answer with.
+    pub claim_result: Option<ClaimResult>,
 }
 
 /// The scenario a request runs under: the `Persona-Mock-Scenario` header's,
@@ -94,6 +97,7 @@ pub(crate) fn play(
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
     if step.is_real() {
+        script.claim_result = step.claim_result;
         return None;
     }
     let response = scripted(state, step, &script.headers);

@@ -16,6 +16,7 @@ pub use sessions::Sessions;
 pub use store::{MAX_UPLOADS, ScenarioStore, StoreError, UploadError};
 
 use crate::api::route::Route;
+use crate::flow::ClaimResult;
 use hyper::StatusCode;
 use hyper::header::{HeaderName, HeaderValue};
 use serde_json::Value;
@@ -130,6 +131,9 @@ pub struct Step {
     /// Run the real handler first (its effects happen), then send this
     /// step's response instead of the real one.
     pub after_real: bool,
+    /// For generate-claim: answer as if the relay's claim had this result
+    /// (every token check still runs).
+    pub claim_result: Option<ClaimResult>,
 }
 
 impl Step {
@@ -286,6 +290,7 @@ mod tests {
             delay: None,
             fault: None,
             after_real: false,
+            claim_result: None,
             when: When {
                 body: claim_type
                     .map(|c| BodyCondition {

@@ -3,7 +3,9 @@
 
 use super::load::is_scenario_name;
 use super::{Fault, Scenario, ScenarioRateLimit, Step, StepBody, Then, Times, When};
+use crate::api::route::Route;
 use crate::diag::{ConfigError, FileErrors};
+use crate::flow::ClaimResult;
 use hyper::StatusCode;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use std::ops::Range;
@@ -123,7 +125,7 @@ pub(super) struct Checker<'a> {
     errors: FileErrors<'a>,
 }
 
-const STEP_KEYS: &str = "status, times, title, details, pointer, body, content-type, headers, delay-ms, fault, when, after-real";
+const STEP_KEYS: &str = "status, times, title, details, pointer, body, content-type, headers, delay-ms, fault, when, after-real, claim-result";
 
 impl Checker<'_> {
     pub(super) fn at(&mut self, span: Option<Range<usize>>, message: String) {
@@ -248,6 +250,7 @@ impl Checker<'_> {
         let mut fault = None;
         let mut when = When::default();
         let mut after_real: Option<(bool, &Value<'_>)> = None;
+        let mut claim_result: Option<(ClaimResult, &Value<'_>)> = None;
         let mut envelope_key: Option<&Value<'_>> = None;
         for (key, value) in table {
             match key.get_ref().as_ref() {
@@ -338,6 +341,18 @@ impl Checker<'_> {
                     }
                 }
                 "when" => when = self.when(value),
+                "claim-result" => {
+                    claim_result = match self.string(value, "claim-result") {
+                        Some("passed") => Some((ClaimResult::Passed, value)),
+                        Some("failed") => Some((ClaimResult::Failed, value)),
+                        Some("pending") => Some((ClaimResult::Pending, value)),
+                        Some(other) => {
+                            self.at_value(value, format!("claim-result must be \"passed\", \"failed\" or \"pending\" (got {other:?})"));
+                            None
+                        }
+                        None => None,
+                    }
+                }
                 "after-real" => match value.get_ref() {
                     DeValue::Boolean(b) => after_real = Some((*b, value)),
                     other => self.at_value(
@@ -420,7 +435,14 @@ impl Checker<'_> {
             fault,
             when,
             after_real: after_real.is_some_and(|(b, _)| b),
+            claim_result: claim_result.map(|(r, _)| r),
         };
+        if let Some((_, value)) = claim_result
+            && (!step.is_real() || step.when.endpoints != [Route::GenerateClaim])
+        {
+            self.at_value(value, "claim-result decides what generate-claim answers: use it in a 200 step without `body`, with when.endpoint = \"generate-claim\"".into());
+            return None;
+        }
         if let Some((true, value)) = after_real
             && step.is_real()
         {

@@ -4,9 +4,10 @@
 //! here; the values are checked by [`Settings::validate`], and each of its
 //! errors is placed at the value it is about.
 
-use super::{ClaimResult, Limit, OaepHash, RedemptionContext, Settings, TokenKeyEncoding};
+use super::{Limit, OaepHash, RedemptionContext, Settings, TokenKeyEncoding};
 use crate::auth::{ApiKey, Environment};
 use crate::diag::{ConfigErrors, FileErrors};
+use crate::flow::ClaimResult;
 use crate::journal::JournalLimits;
 use crate::privacypass::TokenType;
 use crate::privacypass::b64::Padding;

@@ -9,6 +9,7 @@ pub use limits::{Limit, Limits};
 
 use crate::auth::{ApiKey, Environment};
 use crate::diag::{ConfigError, ConfigErrors};
+use crate::flow::ClaimResult;
 use crate::ids;
 use crate::journal::JournalLimits;
 use crate::privacypass::TokenType;
@@ -118,29 +119,6 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// How relays' claims turn out.
     pub relays: RelaySettings,
-}
-
-/// What a claim's verification concluded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClaimResult {
-    /// The person passed.
-    Passed,
-    /// The person failed.
-    Failed,
-    /// The hosted flow is not finished.
-    Pending,
-}
-
-impl ClaimResult {
-    /// The result's name in config files and payloads.
-    pub fn name(self) -> &'static str {
-        match self {
-            ClaimResult::Passed => "passed",
-            ClaimResult::Failed => "failed",
-            ClaimResult::Pending => "pending",
-        }
-    }
 }
 
 /// The hash of RSA-OAEP for encrypted claim payloads (Persona does not

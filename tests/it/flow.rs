@@ -574,3 +574,82 @@ async fn relays_are_listed_and_cleared_by_a_reset() {
     let token = client.token(&client.challenge(AGE18, true).await).await;
     assert_eq!(client.redeem(&relay, &token).await.status, 404);
 }
+
+async fn with_scenario(name: &str) -> TestServer {
+    TestServer::with(type1().settings(Settings {
+        seed: Some(7),
+        scenario: Some(name.into()),
+        ..Settings::default()
+    }))
+    .await
+}
+
+#[tokio::test]
+async fn the_pending_scenario_keeps_the_token_until_the_claim_passes() {
+    let server = with_scenario("relay-claim-pending").await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    for _ in 0..2 {
+        let reply = client.redeem(&relay, &token).await;
+        assert_eq!(reply.status, 403, "{}", reply.text());
+    }
+    let reply = client.redeem(&relay, &token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["token-consumed"], true);
+}
+
+#[tokio::test]
+async fn the_failed_scenario_refunds_the_token() {
+    let server = with_scenario("relay-claim-failed").await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    let reply = client.redeem(&relay, &token).await;
+    assert_eq!(reply.json()["token-consumed"], false);
+    assert_eq!(payload(&reply)["claim_result"], "failed");
+    let reply = client.redeem(&relay, &token).await;
+    assert_eq!(reply.json()["token-consumed"], true, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn the_double_spend_scenario_answers_409_then_real_claims() {
+    let server = with_scenario("relay-double-spend").await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    assert_eq!(client.redeem(&relay, &token).await.status, 409);
+    assert_eq!(client.redeem(&relay, &token).await.status, 200);
+}
+
+#[tokio::test]
+async fn after_a_5xx_that_consumed_the_token_the_idempotent_retry_gets_the_200() {
+    let server = with_scenario("relay-error-after-claim").await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    let key = [("Idempotency-Key", "retry-1")];
+    let first = client.redeem_with(&relay, &token, &key).await;
+    assert_eq!(first.status, 502, "{}", first.text());
+    let retry = client.redeem_with(&relay, &token, &key).await;
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    assert_eq!(retry.json()["token-consumed"], true);
+    // Without the key, the token is spent: the real handler did run.
+    let second = client.token(&client.challenge(AGE18, false).await).await;
+    assert_eq!(client.redeem(&relay, &second).await.status, 200);
+    assert_eq!(client.redeem(&relay, &token).await.status, 409);
+}
+
+#[test]
+fn claim_result_steps_must_be_real_generate_claim_steps() {
+    let text = "[[step]]\nstatus = 200\nclaim-result = \"failed\"\n";
+    let errors =
+        persona_mock::testing::parse_scenario("x", text, Path::new("x.toml"), "test").unwrap_err();
+    assert!(
+        errors[0]
+            .to_string()
+            .starts_with("x.toml:3:16: claim-result decides what generate-claim answers"),
+        "{}",
+        errors[0]
+    );
+}

@@ -110,6 +110,7 @@ fn scenario(times: &[u32], then: Then) -> Scenario {
                 delay: None,
                 fault: None,
                 after_real: false,
+                claim_result: None,
                 when: When::default(),
             })
             .collect(),
