@@ -308,3 +308,153 @@ async fn control_responses_conform() {
         conforms(&spec, method, template, &reply);
     }
 }
+
+#[tokio::test]
+async fn relay_flow_responses_conform() {
+    use crate::client::{API_KEY, Client, ISSUE, RELAYS, b64, claim_path};
+    let spec = spec();
+    let server = TestServer::with(persona_mock::MockServer::builder().seed(3)).await;
+    let client = Client::new(server.addr());
+    let generate = "/api/privacy/v1/relays/{relay-token}/generate-claim";
+    // Create relay: 201 in each inflection, 422, 400.
+    conforms(
+        &spec,
+        "post",
+        RELAYS,
+        &client
+            .create_relay_reply("age_over18_verified", false, None)
+            .await,
+    );
+    for inflection in ["camel", "snake"] {
+        let reply = client
+            .post(
+                RELAYS,
+                &[("Key-Inflection", inflection)],
+                r#"{"claim_type":"age_over18_verified"}"#,
+            )
+            .await;
+        assert_eq!(reply.status, 201);
+        conforms(&spec, "post", RELAYS, &reply);
+    }
+    conforms(
+        &spec,
+        "post",
+        RELAYS,
+        &client.create_relay_reply("nope", false, None).await,
+    );
+    conforms(&spec, "post", RELAYS, &client.post(RELAYS, &[], "[]").await);
+    // Issuance: 201, 401, 422.
+    let relay = client
+        .create_relay("age_over18_verified", false, None)
+        .await;
+    let issued = client.challenge("age_over18_verified", false).await;
+    let token = client.token(&issued).await;
+    let reply = client.issue_reply(&[9; 49], &issued.token_key_id).await;
+    assert_eq!(reply.status, 422);
+    conforms(&spec, "post", ISSUE, &reply);
+    conforms(&spec, "post", ISSUE, &client.post(ISSUE, &[], "{}").await);
+    let blinded = {
+        use p384::NistP384;
+        voprf::VoprfClient::<NistP384>::blind(b"x", &mut rand::rng())
+            .unwrap()
+            .message
+            .serialize()
+    };
+    let body = serde_json::json!({"blindedToken": b64(&blinded), "keyId": issued.token_key_id});
+    let reply = client
+        .post(
+            ISSUE,
+            &[("Authorization", API_KEY), ("Key-Inflection", "camel")],
+            &body.to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    conforms(&spec, "post", ISSUE, &reply);
+    // Generate-claim: 200, 401, 404, 409, 400, 403.
+    let check = |reply: Reply| conforms(&spec, "post", generate, &reply);
+    check(client.redeem(&relay, &token[..10]).await);
+    check(client.redeem(&relay, &token).await);
+    check(client.redeem(&relay, &token).await);
+    check(client.post(&claim_path(&relay.token), &[], "{}").await);
+    check(
+        client
+            .post(
+                &claim_path("relay_x"),
+                &[
+                    ("Authorization", "PrivateToken token=AAAA"),
+                    ("Persona-Relay-Secret", "x"),
+                ],
+                "{}",
+            )
+            .await,
+    );
+    check(
+        client
+            .post(
+                &claim_path(&relay.token),
+                &[("Authorization", "PrivateToken token=AAAA")],
+                "{}",
+            )
+            .await,
+    );
+    // Control: relays, one relay, complete, jwks.
+    let get = |path: String| {
+        send(
+            server.addr(),
+            "GET",
+            Box::leak(path.into_boxed_str()),
+            &[],
+            b"",
+        )
+    };
+    conforms(
+        &spec,
+        "get",
+        "/__mock/relays",
+        &get("/__mock/relays".into()).await,
+    );
+    conforms(
+        &spec,
+        "get",
+        "/__mock/relays/{token}",
+        &get(format!("/__mock/relays/{}", relay.token)).await,
+    );
+    conforms(
+        &spec,
+        "get",
+        "/__mock/relays/{token}",
+        &get("/__mock/relays/relay_none".into()).await,
+    );
+    conforms(
+        &spec,
+        "get",
+        "/__mock/jwks",
+        &get("/__mock/jwks".into()).await,
+    );
+    let complete = format!("/__mock/relays/{}/complete", relay.token);
+    let reply = send(
+        server.addr(),
+        "POST",
+        &complete,
+        &[],
+        br#"{"result":"pending"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    conforms(&spec, "post", "/__mock/relays/{token}/complete", &reply);
+    let reply = send(
+        server.addr(),
+        "POST",
+        &complete,
+        &[],
+        br#"{"result":"maybe"}"#,
+    )
+    .await;
+    conforms(&spec, "post", "/__mock/relays/{token}/complete", &reply);
+    let fresh = client
+        .token(&client.challenge("age_over18_verified", false).await)
+        .await;
+    let reply = client.redeem(&relay, &fresh).await;
+    assert_eq!(reply.status, 403);
+    check(reply);
+}
