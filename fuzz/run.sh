@@ -8,9 +8,9 @@ cd "$(dirname "$0")"
 scale="${1:-1}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
-declare -A runs=([codec]=2000000 [scenario]=200000 [request]=50000)
+declare -A runs=([codec]=2000000 [scenario]=200000 [request]=50000 [token]=20000)
 status=0
-for target in codec scenario request; do
+for target in codec scenario request token; do
   n=$(( ${runs[$target]} * scale ))
   mkdir -p "corpus/$target"
   started=$(date +%s)

@@ -10,11 +10,9 @@ use crate::flow::relays::{Outcome, Relay};
 use crate::ids::{Stream, opaque, uuid_v4};
 use crate::journal::now_rfc3339;
 use crate::keys::Namespace;
+use crate::privacypass::{self, EncryptionKeyError};
 use crate::state::State;
 use hyper::StatusCode;
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -97,20 +95,13 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     ))
 }
 
-/// An RSA public key of 2048 to 4096 bits, PEM (SPKI or PKCS#1).
+/// The relay's encryption key, or a 422 on `/encryption-key-pem`.
 fn encryption_key(pem: &str) -> Result<rsa::RsaPublicKey, ApiError> {
-    let invalid = |details: String| ApiError::unprocessable("/encryption-key-pem", details);
-    let pem = pem.trim();
-    let key = rsa::RsaPublicKey::from_public_key_pem(pem)
-        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem))
-        .map_err(|_| {
-            invalid("encryption-key-pem must be an RSA public key in PEM: \"-----BEGIN PUBLIC KEY-----\" (SubjectPublicKeyInfo) or \"-----BEGIN RSA PUBLIC KEY-----\" (PKCS#1), or null.".into())
-        })?;
-    let bits = key.n_bytes().len() * 8;
-    if !(2048..=4096).contains(&bits) {
-        return Err(invalid(format!(
-            "encryption-key-pem is a {bits}-bit RSA key; it must have 2048 to 4096 bits."
-        )));
-    }
-    Ok(key)
+    privacypass::encryption_key(pem).map_err(|error| {
+        let details = match error {
+            EncryptionKeyError::NotRsaPem => "encryption-key-pem must be an RSA public key in PEM: \"-----BEGIN PUBLIC KEY-----\" (SubjectPublicKeyInfo) or \"-----BEGIN RSA PUBLIC KEY-----\" (PKCS#1), or null.".to_string(),
+            EncryptionKeyError::Size(bits) => format!("encryption-key-pem is a {bits}-bit RSA key; it must have 2048 to 4096 bits."),
+        };
+        ApiError::unprocessable("/encryption-key-pem", details)
+    })
 }

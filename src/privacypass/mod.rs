@@ -6,10 +6,12 @@ pub mod b64;
 mod challenge;
 pub(crate) mod hex;
 mod issuer;
+mod pem;
 mod token;
 
 pub use challenge::{ChallengeError, ChallengeFields, REDEMPTION_CONTEXT_LEN, TokenChallenge};
 pub use issuer::{IssueError, IssuerSecret, RSA_BITS, RsaSecret};
+pub use pem::{EncryptionKeyError, encryption_key};
 pub use token::{
     AuthorizationError, NONCE_LEN, TOKEN_INPUT_LEN, Token, TokenError, TokenRequest,
     private_token_param,

@@ -151,3 +151,84 @@ proptest! {
         prop_assert_eq!(concurrent, sequential);
     }
 }
+
+fn token_parts() -> impl Strategy<Value = (u16, [u8; 32], [u8; 32], [u8; 32], usize)> {
+    (
+        prop_oneof![Just(1u16), Just(2u16)],
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<usize>(),
+    )
+}
+
+proptest! {
+    #[test]
+    fn tokens_round_trip(parts in token_parts(), fill in any::<u8>()) {
+        use persona_mock::privacypass::{Token, TokenType};
+        let (code, nonce, challenge_digest, token_key_id, _) = parts;
+        let token_type = TokenType::from_code(code).unwrap();
+        let token = Token {
+            token_type,
+            nonce,
+            challenge_digest,
+            token_key_id,
+            authenticator: vec![fill; token_type.authenticator_len()],
+        };
+        let bytes = token.encode();
+        prop_assert_eq!(&bytes[..98], &token.input()[..]);
+        prop_assert_eq!(Token::decode(&bytes).unwrap(), token);
+    }
+
+    #[test]
+    fn token_and_token_request_parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        use persona_mock::privacypass::{Token, TokenRequest};
+        if let Ok(token) = Token::decode(&bytes) {
+            prop_assert_eq!(token.encode(), bytes.clone());
+        }
+        if let Ok(request) = TokenRequest::decode(&bytes) {
+            prop_assert_eq!(request.blinded_msg, &bytes[3..]);
+        }
+    }
+
+    #[test]
+    fn private_token_headers_give_back_the_token_in_every_form(
+        token in "[A-Za-z0-9_-]{1,60}={0,2}",
+        quoted in any::<bool>(),
+        scheme in prop_oneof![Just("PrivateToken"), Just("privatetoken"), Just("PRIVATETOKEN")],
+        before in prop_oneof![Just(""), Just("a=1, "), Just("max-age=\"10, 20\", ")],
+        after in prop_oneof![Just(""), Just(", b=2"), Just(", extra=\"x\"")],
+    ) {
+        let value = if quoted { format!("\"{token}\"") } else { token.clone() };
+        let header = format!("{scheme} {before}token={value}{after}");
+        prop_assert_eq!(persona_mock::privacypass::private_token_param(&header), Ok(token));
+    }
+
+    #[test]
+    fn authorization_and_pem_parsers_never_panic(text in ".{0,200}") {
+        let _ = persona_mock::privacypass::private_token_param(&text);
+        let _ = persona_mock::privacypass::encryption_key(&text);
+    }
+
+    #[test]
+    fn issuing_arbitrary_blinded_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 49), rsa_bytes in proptest::collection::vec(any::<u8>(), 256)) {
+        let keys = issuer_keys();
+        let _ = keys[0].issue(&bytes);
+        let _ = keys[1].issue(&rsa_bytes);
+        prop_assert!(keys[0].issue(&bytes[..48]).is_err());
+        prop_assert!(!keys[0].verify(&bytes, &rsa_bytes[..48]));
+        prop_assert!(!keys[1].verify(&bytes, &rsa_bytes));
+    }
+}
+
+fn issuer_keys() -> &'static [persona_mock::privacypass::IssuerSecret; 2] {
+    use persona_mock::privacypass::{IssuerSecret, RsaSecret};
+    static KEYS: std::sync::OnceLock<[IssuerSecret; 2]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let pem = crate::support::fixture("keys-rsa/production/age_over18_verified.pem");
+        [
+            IssuerSecret::p384(p384::SecretKey::from_slice(&[7u8; 48]).unwrap()),
+            IssuerSecret::rsa(RsaSecret::from_pem(&pem).unwrap()).unwrap(),
+        ]
+    })
+}
