@@ -1,9 +1,11 @@
 //! persona-mock: a standalone mock of Persona's Relay / Privacy Pass API.
 //!
-//! It serves `POST /api/privacy/v1/relays/challenge` with real RFC 9577
-//! TokenChallenges and P-384 issuer keys, following Persona's conventions
-//! (error envelope, `Key-Inflection`, `Persona-Version`, `Request-Id`,
-//! `RateLimit-*`, environment headers). Start it in-process from Rust tests
+//! It serves the Relay flow of Persona's API reference (create relay,
+//! challenge, issuance, generate-claim) with real RFC 9577/9578 cryptography
+//! (VOPRF P-384 and Blind RSA issuance, token verification, one spend per
+//! nonce), following Persona's conventions (error envelope,
+//! `Key-Inflection`, `Persona-Version`, `Request-Id`, `RateLimit-*`,
+//! environment headers, `Idempotency-Key`). Start it in-process from Rust tests
 //! with [`MockServer::builder`], or run the `persona-mock` binary.
 //!
 //! # Layout
@@ -14,15 +16,16 @@
 //!   head limits → guard → route → session → scenario step → auth →
 //!   conventions → body → handler → journal; `http::router` holds the
 //!   endpoint table (path, method, auth policy, handler).
-//! - `handlers`: one file per endpoint (`challenge`), and the control API
-//!   under `/__mock/` as free functions over the state.
+//! - `handlers`: one file per endpoint (`challenge`, `relay`, `issue`,
+//!   `claim`), and the control API under `/__mock/` as free functions over
+//!   the state.
 //! - `state`: every store a request reads or changes (keys, scenarios,
 //!   sessions, rate limiter, journal, unmatched requests), with one
 //!   `reset`.
 //! - `settings`: defaults, [`Settings::validate`], and the config file;
 //!   `scenario`: scenario files, the step cursor and sessions.
-//! - `keys`, `auth`, `journal`, `ids`, `clock`, `diag`: the stores and
-//!   helpers the state is made of.
+//! - `flow`, `keys`, `auth`, `journal`, `ids`, `clock`, `diag`: the stores
+//!   and helpers the state is made of.
 //! - `api`: Persona's conventions with no state (error envelope,
 //!   inflection, versions, request schemas, JSON responses, endpoint
 //!   names); [`privacypass`]: codecs on bytes, no HTTP.

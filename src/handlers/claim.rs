@@ -18,7 +18,7 @@ use crate::settings::OaepHash;
 use crate::state::State;
 use hyper::StatusCode;
 use hyper::header::HeaderName;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::borrow::Cow;
 
 static RELAY_SECRET: HeaderName = HeaderName::from_static("persona-relay-secret");
@@ -225,14 +225,19 @@ fn claim_payload(state: &State, relay: &Relay, outcome: &Outcome) -> Result<Stri
     Ok(base64::engine::general_purpose::STANDARD.encode(encrypted))
 }
 
-/// `{"claim_type":…,"claim_result":…,"methodology":[…]}`.
+/// `{"claim_type":…,"claim_result":…,"methodology":[…]}`, in that order.
 pub(crate) fn payload_json(claim_type: &str, outcome: &Outcome) -> String {
-    let mut payload = json!({
-        "claim_type": claim_type,
-        "claim_result": outcome.result,
-    });
-    if let Some(methodology) = &outcome.methodology {
-        payload["methodology"] = json!(methodology);
+    #[derive(serde::Serialize)]
+    struct Payload<'a> {
+        claim_type: &'a str,
+        claim_result: ClaimResult,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        methodology: Option<&'a [crate::flow::relays::Method]>,
     }
-    payload.to_string()
+    serde_json::to_string(&Payload {
+        claim_type,
+        claim_result: outcome.result,
+        methodology: outcome.methodology.as_deref(),
+    })
+    .expect("payloads serialize")
 }

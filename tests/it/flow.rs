@@ -653,3 +653,18 @@ fn claim_result_steps_must_be_real_generate_claim_steps() {
         errors[0]
     );
 }
+
+#[tokio::test]
+async fn the_claim_payload_keeps_personas_key_order() {
+    let server = TestServer::with(type1()).await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay("live_human_presence", true, None).await;
+    let token = client
+        .token(&client.challenge("live_human_presence", true).await)
+        .await;
+    let reply = client.redeem(&relay, &token).await;
+    assert_eq!(
+        reply.json()["claim-payload"],
+        r#"{"claim_type":"live_human_presence","claim_result":"passed","methodology":[{"method":"live_selfie","result":"passed"}]}"#
+    );
+}
