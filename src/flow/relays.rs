@@ -121,8 +121,26 @@ impl RelayStore {
         lock(&self.inner).insert(relay.token.clone(), relay);
     }
 
-    /// A copy of the relay.
+    /// A copy of the relay without its redemptions (what generate-claim
+    /// needs, copied on every redemption).
     pub fn get(&self, token: &str) -> Option<Relay> {
+        lock(&self.inner)
+            .get(&token.to_string())
+            .map(|relay| Relay {
+                token: relay.token.clone(),
+                secret: relay.secret.clone(),
+                claim_type: relay.claim_type.clone(),
+                namespace: relay.namespace,
+                encryption_key: relay.encryption_key.clone(),
+                created: relay.created.clone(),
+                outcome: relay.outcome.clone(),
+                redemptions: Vec::new(),
+                session: relay.session.clone(),
+            })
+    }
+
+    /// A copy of the relay with its redemptions.
+    pub fn get_full(&self, token: &str) -> Option<Relay> {
         lock(&self.inner).get(&token.to_string()).cloned()
     }
 

@@ -92,7 +92,10 @@ fn not_found(token: &str) -> ApiError {
 
 /// `GET /__mock/relays/{token}`.
 pub(super) fn show(state: &State, token: &str) -> Result<HttpResponse, ApiError> {
-    let relay = state.relays.get(token).ok_or_else(|| not_found(token))?;
+    let relay = state
+        .relays
+        .get_full(token)
+        .ok_or_else(|| not_found(token))?;
     Ok(json_value(StatusCode::OK, &view(&relay)))
 }
 
