@@ -205,6 +205,7 @@ impl KeySource {
 
 /// A key that exists from startup (loaded) or is made on first use.
 struct KeySlot {
+    index: u16,
     token_type: TokenType,
     key: OnceLock<IssuerKey>,
 }
@@ -256,10 +257,12 @@ impl KeyRing {
         let slots = || {
             claim_types
                 .iter()
-                .map(|(name, token_type)| {
+                .enumerate()
+                .map(|(index, (name, token_type))| {
                     (
                         name.clone(),
                         KeySlot {
+                            index: u16::try_from(index).unwrap_or(u16::MAX),
                             token_type: *token_type,
                             key: OnceLock::new(),
                         },
@@ -365,6 +368,13 @@ impl KeyRing {
     /// The claim types served, in configuration order.
     pub fn claim_types(&self) -> &[String] {
         &self.claim_types
+    }
+
+    /// The position of a claim type in [`KeyRing::claim_types`].
+    pub fn claim_index(&self, claim_type: &str) -> Option<u16> {
+        self.slots(Namespace::Production)
+            .get(claim_type)
+            .map(|slot| slot.index)
     }
 
     /// The token type a claim type issues.

@@ -43,16 +43,24 @@ pub const MAX_CHALLENGES: usize = 100_000;
 pub const MAX_SPENT: usize = 1_000_000;
 
 /// A challenge the mock issued: what a token's `challenge_digest` must name.
-#[derive(Clone, Debug)]
+/// Kept small (the log holds up to [`MAX_CHALLENGES`] of them).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Issued {
-    /// The claim type it was issued for.
-    pub claim_type: String,
+    /// The claim type it was issued for, as its index in the key ring's
+    /// list of claim types.
+    pub claim_type: u16,
     /// Its namespace.
     pub namespace: Namespace,
     /// When (the state's clock).
     pub at: Duration,
-    /// The session that asked for it.
-    pub session: String,
+    /// A hash of the session that asked for it (for per-session resets).
+    pub session: u64,
+}
+
+/// A session's hash, as stores that only reset by session keep it.
+pub(crate) fn session_hash(session: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(session)
 }
 
 /// Challenges issued, by the SHA-256 of their bytes, the last
@@ -75,7 +83,7 @@ impl ChallengeLog {
 
     /// The challenge with this digest, if it was issued and is remembered.
     pub fn get(&self, digest: &[u8; 32]) -> Option<Issued> {
-        lock(&self.inner).get(digest).cloned()
+        lock(&self.inner).get(digest).copied()
     }
 
     /// How many are remembered, and how many were forgotten for the cap.
@@ -88,7 +96,10 @@ impl ChallengeLog {
     pub fn reset(&self, session: Option<&str>) {
         let mut inner = lock(&self.inner);
         match session {
-            Some(s) => inner.retain(|_, issued| issued.session != s),
+            Some(s) => {
+                let hash = session_hash(s);
+                inner.retain(|_, issued| issued.session != hash)
+            }
             None => inner.clear(),
         }
     }

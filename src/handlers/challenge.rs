@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::api::ApiError;
 use crate::api::body::{Body, FieldSpec, Kind, Schema};
 use crate::api::response::{HttpResponse, json_response};
-use crate::flow::Issued;
+use crate::flow::{Issued, session_hash};
 use crate::ids::Stream;
 use crate::keys::Namespace;
 use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN};
@@ -65,10 +65,10 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     state.challenges.record(
         Sha256::digest(&challenge).into(),
         Issued {
-            claim_type: claim_type.to_string(),
+            claim_type: state.keys.claim_index(claim_type).unwrap_or(u16::MAX),
             namespace,
             at: state.clock.now(),
-            session: ctx.session.to_string(),
+            session: session_hash(ctx.session),
         },
     );
     let [k_challenge, k_token_key, k_token_key_id] =

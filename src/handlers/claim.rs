@@ -186,10 +186,15 @@ fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), Ap
             state.challenge_lifetime.as_secs()
         )));
     }
-    if issued.claim_type != relay.claim_type || issued.namespace != relay.namespace {
+    let issued_claim = state
+        .keys
+        .claim_types()
+        .get(usize::from(issued.claim_type))
+        .map_or("another claim type", String::as_str);
+    if issued_claim != relay.claim_type || issued.namespace != relay.namespace {
         return Err(invalid(format!(
             "The token's challenge was issued for {} ({}), but this relay is for {} ({}).",
-            issued.claim_type,
+            issued_claim,
             issued.namespace.name(),
             relay.claim_type,
             relay.namespace.name()

@@ -12,6 +12,7 @@ use blind_rsa_signatures::{
 use p384::NistP384;
 use p384::elliptic_curve::sec1::ToSec1Point;
 use p384::pkcs8::EncodePublicKey;
+use std::sync::OnceLock;
 use voprf::{BlindedElement, VoprfServer};
 
 /// The Blind RSA secret key of type 2.
@@ -27,8 +28,11 @@ pub enum IssuerSecret {
     P384 {
         /// The scalar.
         secret: p384::SecretKey,
-        /// The VOPRF server made from it.
-        server: VoprfServer<NistP384>,
+        /// Its public key, computed once.
+        public: p384::PublicKey,
+        /// The VOPRF server, made at the key's first issuance or
+        /// verification (it multiplies the base point again).
+        server: OnceLock<VoprfServer<NistP384>>,
     },
     /// An RSA-2048 key: Blind RSA, token type 0x0002.
     Rsa {
@@ -60,9 +64,22 @@ pub enum IssueError {
 impl IssuerSecret {
     /// A type 1 key.
     pub fn p384(secret: p384::SecretKey) -> IssuerSecret {
-        let server = VoprfServer::<NistP384>::new_with_key(&secret.to_bytes())
-            .expect("a valid P-384 scalar is a valid VOPRF key");
-        IssuerSecret::P384 { secret, server }
+        IssuerSecret::P384 {
+            public: secret.public_key(),
+            secret,
+            server: OnceLock::new(),
+        }
+    }
+
+    /// The VOPRF server of a type 1 key.
+    fn voprf<'a>(
+        secret: &p384::SecretKey,
+        server: &'a OnceLock<VoprfServer<NistP384>>,
+    ) -> &'a VoprfServer<NistP384> {
+        server.get_or_init(|| {
+            VoprfServer::<NistP384>::new_with_key(&secret.to_bytes())
+                .expect("a valid P-384 scalar is a valid VOPRF key")
+        })
     }
 
     /// A type 2 key; `None` if the key is not one RFC 9474 can use.
@@ -95,9 +112,7 @@ impl IssuerSecret {
     /// SubjectPublicKeyInfo (type 2).
     pub fn rfc9578_key(&self) -> Vec<u8> {
         match self {
-            IssuerSecret::P384 { secret, .. } => {
-                secret.public_key().to_sec1_point(true).as_bytes().to_vec()
-            }
+            IssuerSecret::P384 { public, .. } => public.to_sec1_point(true).as_bytes().to_vec(),
             IssuerSecret::Rsa { public, .. } => public
                 .to_spki()
                 .expect("a valid RSA key always encodes as SPKI"),
@@ -108,8 +123,7 @@ impl IssuerSecret {
     /// type 1, RSASSA-PSS (as RFC 9578 requires) for type 2.
     pub fn spki_der(&self) -> Vec<u8> {
         match self {
-            IssuerSecret::P384 { secret, .. } => secret
-                .public_key()
+            IssuerSecret::P384 { public, .. } => public
                 .to_public_key_der()
                 .expect("a valid P-384 public key always encodes as SPKI")
                 .into_vec(),
@@ -150,7 +164,8 @@ impl IssuerSecret {
             });
         }
         match self {
-            IssuerSecret::P384 { server, .. } => {
+            IssuerSecret::P384 { secret, server, .. } => {
+                let server = IssuerSecret::voprf(secret, server);
                 let element = BlindedElement::<NistP384>::deserialize(blinded)
                     .map_err(|_| IssueError::Invalid("it is not a compressed P-384 point"))?;
                 let result = server
@@ -172,10 +187,12 @@ impl IssuerSecret {
     /// an RSASSA-PSS SHA-384 signature).
     pub fn verify(&self, input: &[u8], authenticator: &[u8]) -> bool {
         match self {
-            IssuerSecret::P384 { server, .. } => match server.evaluate(input) {
-                Ok(output) => constant_time_eq(&output, authenticator),
-                Err(_) => false,
-            },
+            IssuerSecret::P384 { secret, server, .. } => {
+                match IssuerSecret::voprf(secret, server).evaluate(input) {
+                    Ok(output) => constant_time_eq(&output, authenticator),
+                    Err(_) => false,
+                }
+            }
             IssuerSecret::Rsa { public, .. } => public
                 .verify(&Signature(authenticator.to_vec()), None, input)
                 .is_ok(),

@@ -171,6 +171,49 @@ fn keygen_writes_keys_that_the_config_loads() {
 }
 
 #[test]
+fn keygen_writes_rsa_keys_for_token_type_2_and_a_mismatch_is_refused() {
+    let dir = tempdir("keygen-rsa");
+    let keys = dir.join("keys");
+    let config = dir.join("mock.toml");
+    std::fs::write(
+        &config,
+        "[claim-types]\nonly = [\"age_over18_verified\"]\n[keys]\ndir = \"keys\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(&keys).unwrap();
+    let (code, stdout, stderr) = run_to_end(
+        binary()
+            .args(["keygen", "--token-type", "2", "--seed", "5", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&keys),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, format!("wrote 2 keys to {}\n", keys.display()));
+    let pem = std::fs::read_to_string(keys.join("production/age_over18_verified.pem")).unwrap();
+    let rsa = persona_mock::privacypass::RsaSecret::from_pem(&pem).expect("an RSA key");
+    assert_eq!(rsa.components().n().len(), 256, "2048 bits");
+
+    let (mut child, address) = start(
+        binary()
+            .args(["--port", "0", "--token-type", "2", "--config"])
+            .arg(&config),
+    );
+    let reply = post_challenge(&address, r#"{"claim-type":"age_over18_verified"}"#);
+    let served = b64url(reply.json()["token-key"].as_str().unwrap(), false);
+    assert_eq!(served.len(), 342, "the RSASSA-PSS SPKI of the pinned key");
+    assert_eq!(terminate(&mut child), 0);
+
+    // The same RSA keys under token type 1 are refused, naming the file.
+    let (code, _, stderr) = run_to_end(binary().args(["--port", "0", "--config"]).arg(&config));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("age_over18_verified.pem: a key of token type 0x0002 but age_over18_verified issues token type 0x0001"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_broken_key_file_exits_2_naming_it() {
     let dir = tempdir("broken-key");
     std::fs::create_dir_all(dir.join("keys/production")).unwrap();

@@ -668,3 +668,85 @@ async fn the_claim_payload_keeps_personas_key_order() {
         r#"{"claim_type":"live_human_presence","claim_result":"passed","methodology":[{"method":"live_selfie","result":"passed"}]}"#
     );
 }
+
+#[tokio::test]
+async fn concurrent_requests_with_one_idempotency_key_run_once() {
+    let server = TestServer::with(type1()).await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (addr, relay, token) = (server.addr(), relay.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            Client::new(addr)
+                .redeem_with(&relay, &token, &[("Idempotency-Key", "same")])
+                .await
+        }));
+    }
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    let ok: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
+    assert!(!ok.is_empty());
+    assert!(
+        ok.iter().all(|r| r.body == ok[0].body),
+        "every 200 is the one answer"
+    );
+    assert!(
+        replies.iter().all(|r| r.status == 200 || r.status == 409),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let view = crate::support::send(
+        server.addr(),
+        "GET",
+        &format!("/__mock/relays/{}", relay.token),
+        &[],
+        b"",
+    )
+    .await
+    .json();
+    assert_eq!(
+        view["redemptions"].as_array().unwrap().len(),
+        1,
+        "the handler ran once"
+    );
+}
+
+#[tokio::test]
+async fn payloads_can_be_encrypted_with_oaep_sha1() {
+    use base64::Engine;
+    use rsa::pkcs8::EncodePublicKey;
+    let private = rsa::RsaPrivateKey::new(&mut rand::rng(), 2048).unwrap();
+    let pem = rsa::RsaPublicKey::from(&private)
+        .to_public_key_pem(Default::default())
+        .unwrap();
+    let settings = Settings {
+        seed: Some(7),
+        relays: persona_mock::RelaySettings {
+            oaep_hash: persona_mock::OaepHash::Sha1,
+            ..Default::default()
+        },
+        ..Settings::default()
+    };
+    let server = TestServer::with(MockServer::builder().settings(settings)).await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, true, Some(&pem)).await;
+    let token = client.token(&client.challenge(AGE18, true).await).await;
+    let reply = client.redeem(&relay, &token).await;
+    let text = reply.json()["claim-payload"].as_str().unwrap().to_string();
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(&text)
+        .unwrap();
+    assert!(
+        private
+            .decrypt(rsa::Oaep::<sha2::Sha256>::new(), &ciphertext)
+            .is_err()
+    );
+    let plain = private
+        .decrypt(rsa::Oaep::<sha1::Sha1>::new(), &ciphertext)
+        .expect("RSA-OAEP SHA-1 decrypts it");
+    assert!(plain.starts_with(br#"{"claim_type":"age_over18_verified""#));
+}
