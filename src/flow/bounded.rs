@@ -44,7 +44,7 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         }
         // Stale order entries (removed or replaced keys) are trimmed once
         // they outnumber the live ones.
-        if self.order.len() > 2 * self.map.len() + 16 {
+        if self.order.len() > self.map.len() + self.map.len() / 4 + 16 {
             let map = &self.map;
             self.order
                 .retain(|(k, n)| map.get(k).is_some_and(|(_, m)| m == n));

@@ -63,10 +63,18 @@ pub(crate) fn session_hash(session: &str) -> u64 {
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(session)
 }
 
+/// The first 8 bytes of a 32-byte digest or nonce: how the stores key them.
+/// Two of up to a million values share a prefix with a probability under
+/// 10⁻⁷, and forging one takes 2⁶⁴ hashes; the memory saved is most of the
+/// stores'.
+pub(crate) fn prefix(bytes: &[u8; 32]) -> u64 {
+    u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"))
+}
+
 /// Challenges issued, by the SHA-256 of their bytes, the last
 /// [`MAX_CHALLENGES`].
 pub(crate) struct ChallengeLog {
-    inner: Mutex<Bounded<[u8; 32], Issued>>,
+    inner: Mutex<Bounded<u64, Issued>>,
 }
 
 impl ChallengeLog {
@@ -77,13 +85,13 @@ impl ChallengeLog {
     }
 
     /// Notes a challenge.
-    pub fn record(&self, digest: [u8; 32], issued: Issued) {
-        lock(&self.inner).insert(digest, issued);
+    pub fn record(&self, digest: &[u8; 32], issued: Issued) {
+        lock(&self.inner).insert(prefix(digest), issued);
     }
 
     /// The challenge with this digest, if it was issued and is remembered.
     pub fn get(&self, digest: &[u8; 32]) -> Option<Issued> {
-        lock(&self.inner).get(digest).copied()
+        lock(&self.inner).get(&prefix(digest)).copied()
     }
 
     /// How many are remembered, and how many were forgotten for the cap.
@@ -105,18 +113,12 @@ impl ChallengeLog {
     }
 }
 
-/// A spent token nonce (the relay's redemptions say where).
-#[derive(Clone, Debug)]
-pub(crate) struct Spent {
-    /// The session that spent it.
-    pub session: String,
-}
-
 /// Token nonces redeemed, the last [`MAX_SPENT`]. A nonce forgotten for the
 /// cap belongs to a token whose challenge expired long ago, as long as
 /// fewer than that many tokens are redeemed within a challenge lifetime.
 pub(crate) struct SpentTokens {
-    inner: Mutex<Bounded<[u8; 32], Spent>>,
+    /// Nonce prefixes, with the hash of the session that spent each.
+    inner: Mutex<Bounded<u64, u64>>,
 }
 
 impl SpentTokens {
@@ -128,18 +130,19 @@ impl SpentTokens {
 
     /// Whether the nonce was spent.
     pub fn is_spent(&self, nonce: &[u8; 32]) -> bool {
-        lock(&self.inner).get(nonce).is_some()
+        lock(&self.inner).get(&prefix(nonce)).is_some()
     }
 
     /// Spends the nonce, unless it was spent already (then `false`). Check
     /// and spend are one step, so of concurrent redemptions of one token
     /// exactly one spends it.
-    pub fn spend(&self, nonce: [u8; 32], spent: Spent) -> bool {
+    pub fn spend(&self, nonce: &[u8; 32], session: &str) -> bool {
         let mut inner = lock(&self.inner);
-        if inner.get(&nonce).is_some() {
+        let key = prefix(nonce);
+        if inner.get(&key).is_some() {
             return false;
         }
-        inner.insert(nonce, spent);
+        inner.insert(key, session_hash(session));
         true
     }
 
@@ -153,7 +156,10 @@ impl SpentTokens {
     pub fn reset(&self, session: Option<&str>) {
         let mut inner = lock(&self.inner);
         match session {
-            Some(s) => inner.retain(|_, spent| spent.session != s),
+            Some(s) => {
+                let hash = session_hash(s);
+                inner.retain(|_, spent| *spent != hash)
+            }
             None => inner.clear(),
         }
     }
@@ -162,4 +168,53 @@ impl SpentTokens {
 /// Locks a store; a panic elsewhere never poisons it for good.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Memory of the stores at their caps (run by hand:
+    /// `cargo test --release --lib store_memory -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn store_memory_at_the_caps() {
+        let before = rss_kib();
+        let spent = SpentTokens::new();
+        for i in 0..MAX_SPENT as u64 + 10 {
+            let mut nonce = [0u8; 32];
+            nonce[..8].copy_from_slice(&i.to_be_bytes());
+            spent.spend(&nonce, "s");
+        }
+        let after_spent = rss_kib();
+        let log = ChallengeLog::new();
+        for i in 0..MAX_CHALLENGES as u64 + 10 {
+            let mut digest = [0u8; 32];
+            digest[..8].copy_from_slice(&i.to_be_bytes());
+            let issued = Issued {
+                claim_type: 0,
+                namespace: Namespace::Production,
+                at: Duration::ZERO,
+                session: 0,
+            };
+            log.record(&digest, issued);
+        }
+        let after_log = rss_kib();
+        println!(
+            "spent nonces at the cap: {} KiB; challenge log at the cap: {} KiB",
+            after_spent - before,
+            after_log - after_spent
+        );
+        assert_eq!(spent.counts(), (MAX_SPENT, 10));
+        assert_eq!(log.counts(), (MAX_CHALLENGES, 10));
+    }
 }

@@ -63,7 +63,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     };
     // What a token's challenge_digest must name at generate-claim.
     state.challenges.record(
-        Sha256::digest(&challenge).into(),
+        &Sha256::digest(&challenge).into(),
         Issued {
             claim_type: state.keys.claim_index(claim_type).unwrap_or(u16::MAX),
             namespace,

@@ -9,7 +9,6 @@ use crate::api::ApiError;
 use crate::api::body::Body;
 use crate::api::response::HttpResponse;
 use crate::flow::ClaimResult;
-use crate::flow::Spent;
 use crate::flow::relays::{MAX_REDEMPTIONS, Outcome, Redemption, Relay};
 use crate::journal::now_rfc3339;
 use crate::keys::IssuerKey;
@@ -71,10 +70,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         }
         ClaimResult::Failed => false,
         ClaimResult::Passed => {
-            let spent = Spent {
-                session: ctx.session.to_string(),
-            };
-            if !state.spent.spend(token.nonce, spent) {
+            if !state.spent.spend(&token.nonce, ctx.session) {
                 return Err(double_spend());
             }
             true
