@@ -1,12 +1,37 @@
 //! A map with a cap: past it, the oldest entries are evicted (and counted),
 //! so hostile or long-running traffic cannot grow memory without bound.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+
+/// Hashes a `u64` key that is already uniformly random (a digest prefix)
+/// as itself: no SipHash per lookup.
+#[derive(Default)]
+pub(crate) struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The hasher of maps keyed by digest prefixes.
+pub(crate) type ByPrefix = BuildHasherDefault<PrefixHasher>;
 
 /// A map that keeps at most `cap` entries, evicting the oldest first.
-pub(crate) struct Bounded<K, V> {
-    map: HashMap<K, (V, u64)>,
+pub(crate) struct Bounded<K, V, S = RandomState> {
+    map: HashMap<K, (V, u64), S>,
     /// Keys in insertion order with the insertion number; entries whose
     /// number no longer matches the map's were removed or replaced.
     order: VecDeque<(K, u64)>,
@@ -16,11 +41,11 @@ pub(crate) struct Bounded<K, V> {
     pub dropped: u64,
 }
 
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
     /// An empty map holding at most `cap` entries.
     pub fn new(cap: usize) -> Self {
         Bounded {
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             next: 0,
             cap,
@@ -101,7 +126,7 @@ mod tests {
 
     #[test]
     fn the_oldest_go_first_and_are_counted() {
-        let mut map = Bounded::new(3);
+        let mut map: Bounded<i32, i32> = Bounded::new(3);
         for i in 0..5 {
             map.insert(i, i * 10);
         }
@@ -120,7 +145,7 @@ mod tests {
 
     #[test]
     fn stale_order_entries_do_not_pile_up() {
-        let mut map = Bounded::new(10);
+        let mut map: Bounded<u64, u64, ByPrefix> = Bounded::new(10);
         for i in 0..10_000 {
             map.insert(i % 3, i);
         }

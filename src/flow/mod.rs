@@ -8,7 +8,7 @@ pub(crate) mod idempotency;
 pub(crate) mod jwt;
 pub(crate) mod relays;
 
-pub(crate) use bounded::Bounded;
+pub(crate) use bounded::{Bounded, ByPrefix};
 
 use crate::keys::Namespace;
 use std::sync::Mutex;
@@ -74,7 +74,7 @@ pub(crate) fn prefix(bytes: &[u8; 32]) -> u64 {
 /// Challenges issued, by the SHA-256 of their bytes, the last
 /// [`MAX_CHALLENGES`].
 pub(crate) struct ChallengeLog {
-    inner: Mutex<Bounded<u64, Issued>>,
+    inner: Mutex<Bounded<u64, Issued, ByPrefix>>,
 }
 
 impl ChallengeLog {
@@ -118,7 +118,7 @@ impl ChallengeLog {
 /// fewer than that many tokens are redeemed within a challenge lifetime.
 pub(crate) struct SpentTokens {
     /// Nonce prefixes, with the hash of the session that spent each.
-    inner: Mutex<Bounded<u64, u64>>,
+    inner: Mutex<Bounded<u64, u64, ByPrefix>>,
 }
 
 impl SpentTokens {

@@ -52,8 +52,13 @@ pub(crate) fn endpoint(path: &str) -> Option<(&'static Endpoint, Option<&str>)> 
         Some(trimmed) if !trimmed.is_empty() => trimmed,
         _ => path,
     };
+    // Paths without a `{…}` segment compare whole, before any splitting.
+    if let Some(e) = ENDPOINTS.iter().find(|e| e.path == path) {
+        return Some((e, None));
+    }
     ENDPOINTS
         .iter()
+        .filter(|e| e.path.contains('{'))
         .find_map(|e| matches(e.path, path).map(|param| (e, param)))
 }
 
