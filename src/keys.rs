@@ -5,7 +5,7 @@
 
 use crate::privacypass::hex;
 use crate::privacypass::{IssuerSecret, RsaSecret, TokenType};
-use crate::profile::{TokenKeyEncoding, WireFormat};
+use crate::profile::{RsaKeyEncoding, TokenKeyEncoding, WireFormat};
 use p384::pkcs8::DecodePrivateKey;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256, Sha384};
@@ -70,8 +70,11 @@ impl IssuerKey {
     /// RSASSA-PSS SubjectPublicKeyInfo RFC 9578 requires (which is DER).
     pub fn new(secret: IssuerSecret, wire: WireFormat) -> IssuerKey {
         let rfc9578 = secret.rfc9578_key();
-        let token_key = match (secret.token_type(), wire.token_key) {
-            (TokenType::VoprfP384, TokenKeyEncoding::SpkiDer) => secret.spki_der(),
+        let token_key = match (secret.token_type(), wire.token_key, wire.rsa_key) {
+            (TokenType::VoprfP384, TokenKeyEncoding::SpkiDer, _) => secret.spki_der(),
+            (TokenType::BlindRsa2048, _, RsaKeyEncoding::RsaEncryptionSpki) => secret
+                .rsa_encryption_spki()
+                .expect("an RSA key has an rsaEncryption SPKI"),
             _ => rfc9578.clone(),
         };
         let token_key_id: [u8; 32] = Sha256::digest(&token_key).into();

@@ -41,6 +41,8 @@ pub(crate) struct ChallengeSettings {
     /// The challenge response's keys in each inflection (kebab, camel,
     /// snake), made once.
     pub response_keys: [[String; 3]; 3],
+    /// `issuer_name` of JSON challenges (Persona's deployed dialect).
+    pub json_issuer_name: String,
 }
 
 /// Who may use the control API under `/__mock/`.
@@ -170,6 +172,10 @@ pub struct State {
     pub(crate) idempotency: IdempotencyStore,
     /// Signs relay session tokens.
     pub(crate) session_tokens: SessionTokens,
+    /// The key of JSON challenges' MACs (from the seed, or random).
+    pub(crate) mac_secret: [u8; 32],
+    /// Wall time when the state's clock read zero.
+    pub(crate) wall_start: std::time::SystemTime,
 }
 
 impl State {
@@ -214,6 +220,11 @@ impl State {
                 origin_info: settings.origin_info.join(",").into_bytes(),
                 redemption_context: settings.redemption_context,
                 response_keys,
+                json_issuer_name: if settings.issuer_name == Settings::default().issuer_name {
+                    crate::privacypass::persona::ISSUER_NAME.to_string()
+                } else {
+                    settings.issuer_name.clone()
+                },
             },
             fresh: Fresh::new(settings.seed),
             allow_unknown_fields: settings.allow_unknown_fields,
@@ -237,7 +248,7 @@ impl State {
                 settings.control_token.as_deref(),
                 std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             ),
-            clock,
+            clock: clock.clone(),
             challenge_lifetime: settings.challenge_lifetime,
             relay_settings: settings.relays,
             challenges: ChallengeLog::new(),
@@ -245,6 +256,8 @@ impl State {
             spent: SpentTokens::new(),
             idempotency: IdempotencyStore::new(settings.idempotency_ttl),
             session_tokens: SessionTokens::new(),
+            mac_secret: mac_secret(settings.seed),
+            wall_start: std::time::SystemTime::now() - clock.now(),
         })
     }
 
@@ -271,6 +284,14 @@ impl State {
     /// Sets who may use the control API, once the listening address is known.
     pub fn set_control_access(&mut self, access: ControlAccess) {
         self.control = access;
+    }
+
+    /// Wall time as Unix seconds, moved by the state's clock (a manual
+    /// clock in tests moves it too).
+    pub(crate) fn unix_now(&self) -> u64 {
+        (self.wall_start + self.clock.now())
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
     }
 
     /// The headers of an environment's responses.
@@ -314,6 +335,8 @@ impl State {
             spent,
             idempotency,
             session_tokens: _,
+            mac_secret: _,
+            wall_start: _,
         } = self;
         sessions.reset(session);
         limiter.reset(session);
@@ -375,6 +398,25 @@ impl State {
                     "scenario files changed but have errors; the previous scenarios stay in force:\n{errors}"
                 );
             }
+        }
+    }
+}
+
+/// The MAC key of JSON challenges: derived from the seed, so a seeded run's
+/// challenges repeat, or random.
+fn mac_secret(seed: Option<u64>) -> [u8; 32] {
+    use rand::Rng;
+    use sha2::{Digest, Sha256};
+    match seed {
+        Some(seed) => Sha256::new()
+            .chain_update(b"persona-mock challenge mac key v1\0")
+            .chain_update(seed.to_be_bytes())
+            .finalize()
+            .into(),
+        None => {
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            key
         }
     }
 }

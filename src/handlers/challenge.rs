@@ -7,8 +7,8 @@ use crate::api::body::{Body, FieldSpec, Kind, Schema};
 use crate::api::response::{HttpResponse, json_response};
 use crate::flow::{Issued, session_hash};
 use crate::ids::Stream;
-use crate::keys::Namespace;
-use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN};
+use crate::keys::{IssuerKey, Namespace};
+use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN, persona};
 use crate::profile::ChallengeFormat;
 use crate::settings::RedemptionContext;
 use crate::state::State;
@@ -40,37 +40,10 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     let Some(key) = state.keys.get(namespace, claim_type) else {
         return Err(super::unknown_claim_type(state, claim_type));
     };
-    let context = match state.challenge.redemption_context {
-        RedemptionContext::Empty => None,
-        RedemptionContext::Random => Some(state.fresh.next(Stream::RedemptionContext)),
-    };
-    let fields = ChallengeFields {
-        token_type: key.token_type.code(),
-        issuer_name: &state.challenge.issuer_name,
-        redemption_context: context
-            .as_ref()
-            .map_or(&[][..], |c| &c[..REDEMPTION_CONTEXT_LEN]),
-        origin_info: &state.challenge.origin_info,
-    };
     let challenge = match state.wire.challenge {
-        ChallengeFormat::Rfc9577 => {
-            let mut bytes = Vec::with_capacity(fields.encoded_len());
-            fields
-                .encode_into(&mut bytes)
-                .expect("settings are validated to fit a challenge");
-            bytes
-        }
+        ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_type, namespace),
+        ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
     };
-    // What a token's challenge_digest must name at generate-claim.
-    state.challenges.record(
-        &Sha256::digest(&challenge).into(),
-        Issued {
-            claim_type: state.keys.claim_index(claim_type).unwrap_or(u16::MAX),
-            namespace,
-            at: state.clock.now(),
-            session: session_hash(ctx.session),
-        },
-    );
     let [k_challenge, k_token_key, k_token_key_id] =
         &state.challenge.response_keys[ctx.inflection as usize];
     let token_key = key.token_key_b64();
@@ -96,4 +69,66 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     }
     out.push_str("\"}");
     Ok(json_response(StatusCode::OK, out.into_bytes()))
+}
+
+/// A binary RFC 9577 TokenChallenge, noted in the challenge log (what a
+/// token's `challenge_digest` must name at generate-claim).
+fn rfc9577(
+    state: &State,
+    ctx: &Ctx<'_>,
+    key: &IssuerKey,
+    claim_type: &str,
+    namespace: Namespace,
+) -> Vec<u8> {
+    let context = match state.challenge.redemption_context {
+        RedemptionContext::Empty => None,
+        RedemptionContext::Random => Some(state.fresh.next(Stream::RedemptionContext)),
+    };
+    let fields = ChallengeFields {
+        token_type: key.token_type.code(),
+        issuer_name: &state.challenge.issuer_name,
+        redemption_context: context
+            .as_ref()
+            .map_or(&[][..], |c| &c[..REDEMPTION_CONTEXT_LEN]),
+        origin_info: &state.challenge.origin_info,
+    };
+    let mut bytes = Vec::with_capacity(fields.encoded_len());
+    fields
+        .encode_into(&mut bytes)
+        .expect("settings are validated to fit a challenge");
+    state.challenges.record(
+        &Sha256::digest(&bytes).into(),
+        Issued {
+            claim_type: state.keys.claim_index(claim_type).unwrap_or(u16::MAX),
+            namespace,
+            at: state.clock.now(),
+            session: session_hash(ctx.session),
+        },
+    );
+    bytes
+}
+
+/// A JSON challenge of Persona's deployed dialect, bound to the claim type
+/// and namespace by its MAC (nothing needs remembering).
+fn persona_json(state: &State, claim_type: &str, namespace: Namespace) -> Vec<u8> {
+    let expires = persona::expires_at(state.unix_now(), state.challenge_lifetime.as_secs());
+    let expires_at = persona::format_time(expires);
+    let issuer_name = &state.challenge.json_issuer_name;
+    let mac = persona::mac(
+        &state.mac_secret,
+        2,
+        issuer_name,
+        persona::ORIGIN_INFO,
+        &expires_at,
+        claim_type,
+        namespace.name(),
+    );
+    serde_json::to_vec(&persona::JsonChallenge {
+        token_type: 2,
+        issuer_name: issuer_name.clone(),
+        origin_info: persona::ORIGIN_INFO.to_string(),
+        expires_at,
+        mac,
+    })
+    .expect("challenges serialize")
 }

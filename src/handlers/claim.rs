@@ -14,6 +14,7 @@ use crate::journal::now_rfc3339;
 use crate::keys::IssuerKey;
 use crate::privacypass::{Token, b64, hex};
 use crate::settings::OaepHash;
+use crate::profile::ChallengeFormat;
 use crate::state::State;
 use hyper::StatusCode;
 use hyper::header::HeaderName;
@@ -46,15 +47,12 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
                 "No relay matches this relay token and Persona-Relay-Secret.",
             )
         })?;
-    let token = read_token(ctx.private_token.as_deref().unwrap_or_default())?;
-    let key = check_key(state, &relay, &token)?;
-    check_challenge(state, &relay, &token)?;
-    if !key.secret().verify(&token.input(), &token.authenticator) {
-        return Err(invalid(
-            "The token's authenticator does not verify with the issuer key: the token was altered, or finalized from another issuance.",
-        ));
-    }
-    if state.spent.is_spent(&token.nonce) {
+    let credential = ctx.private_token.as_deref().unwrap_or_default();
+    let nonce = match state.wire.challenge {
+        ChallengeFormat::Rfc9577 => rfc9577_token(state, &relay, credential)?,
+        ChallengeFormat::PersonaJson => super::claim_json::verify(state, &relay, credential)?,
+    };
+    if state.spent.is_spent(&nonce) {
         return Err(double_spend());
     }
     let outcome = match ctx.claim_result {
@@ -70,7 +68,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         }
         ClaimResult::Failed => false,
         ClaimResult::Passed => {
-            if !state.spent.spend(&token.nonce, ctx.session) {
+            if !state.spent.spend(&nonce, ctx.session) {
                 return Err(double_spend());
             }
             true
@@ -83,7 +81,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         }
         relay.redemptions.push(Redemption {
             time: now_rfc3339(),
-            nonce: hex::encode(&token.nonce),
+            nonce: hex::encode(&nonce),
             claim_result: outcome.result,
             token_consumed: consumed,
         });
@@ -118,8 +116,23 @@ fn check_body(body: &Body) -> Result<(), ApiError> {
     }
 }
 
+/// The checks of an RFC 9577 token, in order: it parses, its key is the
+/// relay's, its challenge is the relay's and alive, its authenticator
+/// verifies. Returns its nonce.
+fn rfc9577_token(state: &State, relay: &Relay, credential: &str) -> Result<[u8; 32], ApiError> {
+    let token = read_token(credential)?;
+    let key = check_key(state, relay, &token)?;
+    check_challenge(state, relay, &token)?;
+    if !key.secret().verify(&token.input(), &token.authenticator) {
+        return Err(invalid(
+            "The token's authenticator does not verify with the issuer key: the token was altered, or finalized from another issuance.",
+        ));
+    }
+    Ok(token.nonce)
+}
+
 /// 401 for a token that does not pass a check.
-fn invalid(details: impl Into<String>) -> ApiError {
+pub(super) fn invalid(details: impl Into<String>) -> ApiError {
     ApiError {
         title: Cow::Borrowed("Token is invalid"),
         ..ApiError::new(StatusCode::UNAUTHORIZED, details)

@@ -5,6 +5,7 @@
 
 pub(crate) mod challenge;
 pub(crate) mod claim;
+mod claim_json;
 pub(crate) mod control;
 mod control_flow;
 pub(crate) mod issue;

@@ -131,6 +131,19 @@ impl IssuerSecret {
         }
     }
 
+    /// An RSA key as a plain rsaEncryption SubjectPublicKeyInfo (what
+    /// Go's x509 parses); `None` for a P-384 key.
+    pub fn rsa_encryption_spki(&self) -> Option<Vec<u8>> {
+        match self {
+            IssuerSecret::Rsa { public, .. } => Some(
+                public
+                    .to_der()
+                    .expect("a valid RSA key always encodes as SPKI"),
+            ),
+            IssuerSecret::P384 { .. } => None,
+        }
+    }
+
     /// The secret key as PKCS#8 PEM.
     pub fn to_pkcs8_pem(&self) -> String {
         match self {

@@ -7,6 +7,7 @@ mod challenge;
 pub(crate) mod hex;
 mod issuer;
 mod pem;
+pub mod persona;
 mod token;
 
 pub use challenge::{ChallengeError, ChallengeFields, REDEMPTION_CONTEXT_LEN, TokenChallenge};

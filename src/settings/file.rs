@@ -106,6 +106,7 @@ impl<'a> Reader<'a> {
                     let profiles = [
                         ("reference", Profile::Reference),
                         ("rfc9578", Profile::Rfc9578),
+                        ("persona-sdk", Profile::PersonaSdk),
                     ];
                     if let Some(p) = self.variant(value, &profiles) {
                         s.profile = p;

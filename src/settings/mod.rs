@@ -318,6 +318,12 @@ impl Settings {
                 );
             }
         }
+        if self.profile == Profile::PersonaSdk {
+            let type1 = self.claim_token_types().into_iter().find(|(_, t)| *t != TokenType::BlindRsa2048);
+            if let Some((claim_type, _)) = type1 {
+                fail("token-type", None, "token-type", format!("under the persona-sdk profile every claim type issues token type 2 (Persona's dialect is RSA), but {claim_type} is set to 1"));
+            }
+        }
         for name in self.token_types.keys() {
             if !self.claim_types.contains(name) {
                 fail(
@@ -579,7 +585,7 @@ mod tests {
         let error = parse("profile = \"rfc\"\n").unwrap_err();
         assert!(
             error.starts_with(
-                "mock.toml:1:11: unknown variant `rfc`, expected `reference` or `rfc9578`"
+                "mock.toml:1:11: unknown variant `rfc`, expected one of `reference`, `rfc9578`, `persona-sdk`"
             ),
             "{error}"
         );
@@ -704,7 +710,7 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "mock.toml:1:11: unknown variant `rfc`, expected `reference` or `rfc9578`",
+                "mock.toml:1:11: unknown variant `rfc`, expected one of `reference`, `rfc9578`, `persona-sdk`",
                 "mock.toml:2:8: seed must be a whole number (got string)",
                 "mock.toml:3:15: issuer-name \"a/b\" is not a host name: use host or host:port (letters, digits, '-', '.', ':'), at most 255 characters",
                 "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`",

@@ -112,7 +112,7 @@ fn a_wrong_flag_exits_2() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("[possible values: reference, rfc9578]"),
+        stderr.contains("[possible values: reference, rfc9578, persona-sdk]"),
         "{stderr}"
     );
 }

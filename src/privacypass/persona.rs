@@ -1,0 +1,219 @@
+//! Persona's deployed Privacy Pass dialect, which Persona's own Go SDK
+//! speaks: a base64url JSON challenge bound by an HMAC `mac`, Blind RSA
+//! with a plain rsaEncryption key, a hashed 98-byte token input, and a JSON
+//! token. Bytes and text only; the HTTP side is in the handlers.
+
+use hmac::{KeyInit, Mac};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// `origin_info` of every challenge in this dialect.
+pub const ORIGIN_INFO: &str = "/api/privacy/v1/relays";
+/// `issuer_name` of challenges unless the settings name another.
+pub const ISSUER_NAME: &str = "withpersona.com/api/v1/privacy-passes";
+
+/// The fields of a JSON challenge, in the order they are sent.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JsonChallenge {
+    /// Always 2.
+    pub token_type: u16,
+    /// The issuer.
+    pub issuer_name: String,
+    /// [`ORIGIN_INFO`].
+    pub origin_info: String,
+    /// `YYYY-MM-DDTHH:00:00Z`.
+    pub expires_at: String,
+    /// Lowercase hex HMAC-SHA256 (see [`mac`]).
+    pub mac: String,
+}
+
+/// The MAC of a challenge: lowercase hex HMAC-SHA256, keyed with the
+/// mock's secret, over the lines
+///
+/// ```text
+/// persona-mock challenge v1
+/// <token_type>
+/// <issuer_name>
+/// <origin_info>
+/// <expires_at>
+/// <claim type>
+/// <namespace: production or sandbox>
+/// ```
+///
+/// joined with `\n` (no newline after the last). Binding the claim type and
+/// namespace keeps a challenge from redeeming a relay of another claim
+/// type, or a production relay with a sandbox challenge.
+pub fn mac(
+    secret: &[u8],
+    token_type: u16,
+    issuer_name: &str,
+    origin_info: &str,
+    expires_at: &str,
+    claim_type: &str,
+    namespace: &str,
+) -> String {
+    let mut hmac = hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    let input = format!(
+        "persona-mock challenge v1\n{token_type}\n{issuer_name}\n{origin_info}\n{expires_at}\n{claim_type}\n{namespace}"
+    );
+    hmac.update(input.as_bytes());
+    super::hex::encode(&hmac.finalize().into_bytes())
+}
+
+/// `expires_at` for a challenge issued at `now` (Unix seconds) that lives
+/// `lifetime` seconds: `now + lifetime − 1 h` rounded up to the next whole
+/// hour (so the default 2 h gives 1–2 h ahead, as Persona's guides say);
+/// lifetimes under an hour are not rounded.
+pub fn expires_at(now: u64, lifetime: u64) -> u64 {
+    if lifetime < 3600 {
+        return now + lifetime;
+    }
+    (now + lifetime - 3600).div_ceil(3600) * 3600
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_time(unix: u64) -> String {
+    let (days, secs) = (unix / 86_400, unix % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` as Unix seconds.
+pub fn parse_time(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, min, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 59 {
+        return None;
+    }
+    let days = days_from_civil(y as i64, m as u32, d as u32);
+    u64::try_from(days).ok().map(|days| days * 86_400 + h * 3600 + min * 60 + s)
+}
+
+// Howard Hinnant's civil-date algorithms.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The JSON token the SDK sends (base64url in the `PrivateToken` header).
+#[derive(Clone, Debug, Deserialize)]
+pub struct JsonToken {
+    /// 64 lowercase hex characters.
+    pub token_nonce: String,
+    /// base64url of the RSA signature.
+    pub signature: String,
+    /// The `token-key-id` as the client received it.
+    pub key_id: String,
+    /// The challenge, echoed.
+    pub challenge: EchoedChallenge,
+}
+
+/// The challenge fields a token echoes (others are ignored).
+#[derive(Clone, Debug, Deserialize)]
+pub struct EchoedChallenge {
+    /// The token type.
+    pub token_type: u16,
+    /// The issuer.
+    pub issuer_name: String,
+    /// The origin.
+    pub origin_info: String,
+    /// When it expires.
+    pub expires_at: String,
+    /// Its MAC.
+    pub mac: String,
+}
+
+/// The 98-byte token input: `0x0002 || SHA-256(nonce text) ||
+/// SHA-256(mac text) || SHA-256(key_id text)`.
+pub fn token_input(nonce: &str, mac: &str, key_id: &str) -> [u8; 98] {
+    let mut out = [0u8; 98];
+    out[..2].copy_from_slice(&2u16.to_be_bytes());
+    out[2..34].copy_from_slice(&Sha256::digest(nonce.as_bytes()));
+    out[34..66].copy_from_slice(&Sha256::digest(mac.as_bytes()));
+    out[66..98].copy_from_slice(&Sha256::digest(key_id.as_bytes()));
+    out
+}
+
+/// A lowercase hex text of 32 bytes, decoded.
+pub fn nonce_bytes(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+        out[i] = digit(pair[0]) << 4 | digit(pair[1]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_and_round_up_to_the_hour() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_795_923_493), "2026-11-29T03:38:13Z");
+        assert_eq!(parse_time("2026-11-29T03:38:13Z"), Some(1_795_923_493));
+        assert_eq!(parse_time("2024-02-29T23:59:59Z"), Some(1_709_251_199));
+        assert_eq!(parse_time("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_time("2026-11-29 03:38:13Z"), None);
+        let now = 1_795_923_493;
+        let at = expires_at(now, 7200);
+        assert_eq!(at % 3600, 0);
+        assert!((now + 3600..=now + 7200).contains(&at), "{at}");
+        assert_eq!(expires_at(now, 60), now + 60);
+    }
+
+    #[test]
+    fn the_mac_binds_every_field_and_the_scope() {
+        let base = mac(b"k", 2, "i", "o", "e", "age_over18_verified", "production");
+        assert_eq!(base.len(), 64);
+        for other in [
+            mac(b"k", 2, "i", "o", "e", "age_over21_verified", "production"),
+            mac(b"k", 2, "i", "o", "e", "age_over18_verified", "sandbox"),
+            mac(b"k", 2, "i", "o", "f", "age_over18_verified", "production"),
+            mac(b"j", 2, "i", "o", "e", "age_over18_verified", "production"),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn the_token_input_hashes_the_texts() {
+        let input = token_input("ab", "cd", "ef");
+        assert_eq!(&input[..2], &[0, 2]);
+        assert_eq!(&input[2..34], Sha256::digest(b"ab").as_slice());
+        assert_eq!(&input[66..], Sha256::digest(b"ef").as_slice());
+        assert_eq!(nonce_bytes(&"0f".repeat(32)), Some([0x0f; 32]));
+        assert_eq!(nonce_bytes(&"0F".repeat(32)), None);
+    }
+}
