@@ -23,9 +23,8 @@ pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[
             "The token is not Persona's JSON token ({e}): it is base64url of {{\"token_nonce\":…,\"signature\":…,\"key_id\":…,\"challenge\":{{…}}}}."
         ))
     })?;
-    let nonce = persona::nonce_bytes(&token.token_nonce).ok_or_else(|| {
-        invalid("The token's token_nonce is not 64 lowercase hex characters.")
-    })?;
+    let nonce = persona::nonce_bytes(&token.token_nonce)
+        .ok_or_else(|| invalid("The token's token_nonce is not 64 lowercase hex characters."))?;
     let challenge = &token.challenge;
     let (claim_type, namespace) = mac_scope(state, relay, challenge)?;
     let expires = persona::parse_time(&challenge.expires_at).ok_or_else(|| {

@@ -96,7 +96,9 @@ pub fn parse_time(text: &str) -> Option<u64> {
         return None;
     }
     let days = days_from_civil(y as i64, m as u32, d as u32);
-    u64::try_from(days).ok().map(|days| days * 86_400 + h * 3600 + min * 60 + s)
+    u64::try_from(days)
+        .ok()
+        .map(|days| days * 86_400 + h * 3600 + min * 60 + s)
 }
 
 // Howard Hinnant's civil-date algorithms.
@@ -163,7 +165,11 @@ pub fn token_input(nonce: &str, mac: &str, key_id: &str) -> [u8; 98] {
 
 /// A lowercase hex text of 32 bytes, decoded.
 pub fn nonce_bytes(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if text.len() != 64
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let mut out = [0u8; 32];

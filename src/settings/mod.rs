@@ -319,9 +319,19 @@ impl Settings {
             }
         }
         if self.profile == Profile::PersonaSdk {
-            let type1 = self.claim_token_types().into_iter().find(|(_, t)| *t != TokenType::BlindRsa2048);
+            let type1 = self
+                .claim_token_types()
+                .into_iter()
+                .find(|(_, t)| *t != TokenType::BlindRsa2048);
             if let Some((claim_type, _)) = type1 {
-                fail("token-type", None, "token-type", format!("under the persona-sdk profile every claim type issues token type 2 (Persona's dialect is RSA), but {claim_type} is set to 1"));
+                fail(
+                    "token-type",
+                    None,
+                    "token-type",
+                    format!(
+                        "under the persona-sdk profile every claim type issues token type 2 (Persona's dialect is RSA), but {claim_type} is set to 1"
+                    ),
+                );
             }
         }
         for name in self.token_types.keys() {

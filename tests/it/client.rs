@@ -201,3 +201,8 @@ pub fn payload(reply: &Reply) -> Value {
     let text = reply.json()["claim-payload"].as_str().unwrap().to_string();
     serde_json::from_str(&text).unwrap()
 }
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -11,6 +11,7 @@ mod flow;
 mod library;
 mod limits;
 mod openapi;
+mod persona_sdk;
 mod properties;
 mod readme;
 mod scenario_files;
