@@ -4,6 +4,7 @@
 
 mod file;
 mod limits;
+mod values;
 
 pub use limits::{Limit, Limits};
 
