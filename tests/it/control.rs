@@ -513,7 +513,12 @@ async fn the_journal_can_be_turned_off() {
 async fn beyond_loopback_the_control_api_needs_a_token() {
     let open = TestServer::with(MockServer::builder().host("0.0.0.0")).await;
     let local: SocketAddr = ([127, 0, 0, 1], open.addr().port()).into();
-    let reply = control(local, "GET", "/__mock/health", "").await;
+    // Health answers on any address, without a token: it reveals nothing.
+    assert_eq!(
+        control(local, "GET", "/__mock/health", "").await.status,
+        200
+    );
+    let reply = control(local, "GET", "/__mock/requests", "").await;
     assert_eq!(reply.status, 404);
     assert!(
         reply
@@ -533,12 +538,16 @@ async fn beyond_loopback_the_control_api_needs_a_token() {
     }))
     .await;
     let local: SocketAddr = ([127, 0, 0, 1], guarded.addr().port()).into();
-    let refused = control(local, "GET", "/__mock/health", "").await;
+    assert_eq!(
+        control(local, "GET", "/__mock/health", "").await.status,
+        200
+    );
+    let refused = control(local, "GET", "/__mock/requests", "").await;
     assert_eq!(refused.status, 401);
     let wrong = send(
         local,
         "GET",
-        "/__mock/health",
+        "/__mock/requests",
         &[("Persona-Mock-Token", "nope-nope")],
         b"",
     )
@@ -547,7 +556,7 @@ async fn beyond_loopback_the_control_api_needs_a_token() {
     let allowed = send(
         local,
         "GET",
-        "/__mock/health",
+        "/__mock/requests",
         &[("Persona-Mock-Token", token)],
         b"",
     )
@@ -659,4 +668,26 @@ async fn uploads_name_the_decoded_scenario_name() {
         "{}",
         reply.text()
     );
+}
+
+#[tokio::test]
+async fn the_index_lists_every_control_endpoint() {
+    let server = TestServer::start().await;
+    let index = get_json(server.addr(), "/__mock").await;
+    let listed: Vec<&str> = index["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    for endpoint in [
+        "PUT /__mock/scenarios/{name} (TOML body)",
+        "GET /__mock/relays[?session=ID]",
+        "GET /__mock/jwks",
+    ] {
+        assert!(
+            listed.contains(&endpoint),
+            "{endpoint} missing from {listed:?}"
+        );
+    }
 }
