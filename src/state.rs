@@ -15,8 +15,12 @@ use crate::ids::Fresh;
 use crate::journal::{Journal, now_rfc3339};
 use crate::keys::{KeyRing, KeySource};
 use crate::profile::WireFormat;
-use crate::scenario::{ScenarioStore, Sessions, StoreError};
+use crate::scenario::{
+    DeleteError, MAX_UPLOADS, Scenario, ScenarioStore, Sessions, StoreError, UploadError,
+    is_scenario_name,
+};
 use crate::settings::{Limits, RedemptionContext, RelaySettings, Settings};
+use hyper::StatusCode;
 use hyper::header::HeaderValue;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -374,6 +378,51 @@ impl State {
             ));
         }
         self.sessions.bind(session, scenario.map(str::to_string));
+        Ok(())
+    }
+
+    /// Validates `text` as scenario `name` exactly like a file and adds it
+    /// (replacing one of the same name); sessions start it over. Nothing
+    /// changes when it is invalid: a 422 with one error per mistake.
+    pub fn upload_scenario(&self, name: &str, text: &str) -> Result<Arc<Scenario>, ApiError> {
+        if !is_scenario_name(name) {
+            return Err(ApiError::bad_request(format!(
+                "{:?} cannot be a scenario name: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit.",
+                truncate(name)
+            )));
+        }
+        let scenario = self.scenarios.upload(name, text).map_err(|error| match error {
+            UploadError::Invalid(errors) => {
+                let mut all = errors.into_iter().map(|e| e.to_string());
+                let first = all.next().unwrap_or_default();
+                ApiError {
+                    more: all.collect(),
+                    ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, first)
+                }
+            }
+            UploadError::TooMany => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("{MAX_UPLOADS} scenarios were uploaded already; delete or replace one of them."),
+            ),
+        })?;
+        self.sessions.restart(name);
+        Ok(scenario)
+    }
+
+    /// Deletes an uploaded scenario (a file or built-in one of the same name
+    /// comes back); sessions start that scenario over.
+    pub fn delete_scenario(&self, name: &str) -> Result<(), ApiError> {
+        self.scenarios.delete(name).map_err(|error| match error {
+            DeleteError::NotUploaded(origin) => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Scenario {:?} is not an uploaded one ({origin}); only uploaded scenarios can be deleted.", truncate(name)),
+            ),
+            DeleteError::Unknown => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("There is no scenario {:?}.", truncate(name)),
+            ),
+        })?;
+        self.sessions.restart(name);
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use crate::auth::scenario_window_key;
 use crate::ids::{decode_query_value, decode_segment, is_session_id, session_segment};
 use crate::journal::JournalEntry;
 use crate::keys::Namespace;
-use crate::scenario::{MAX_UPLOADS, Scenario, Then, UploadError, is_scenario_name};
+use crate::scenario::{Scenario, Then};
 use crate::state::{ControlAccess, State, UnmatchedRequest};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::request::Parts;
@@ -32,6 +32,7 @@ const ENDPOINTS: &[&str] = &[
     "GET /__mock/scenarios/{name}",
     "POST /__mock/scenarios/{name} (TOML body)",
     "PUT /__mock/scenarios/{name} (TOML body)",
+    "DELETE /__mock/scenarios/{name} (uploaded scenarios)",
     "GET /__mock/keys",
     "GET /__mock/unmatched",
     "GET /__mock/relays[?session=ID]",
@@ -324,7 +325,17 @@ pub(crate) fn handle(
                     ok(StatusCode::OK, &summary(scenario))
                 }
                 Method::POST | Method::PUT => upload_scenario(state, name, body),
-                _ => Err(method_not_allowed("GET, POST, PUT", method, path)),
+                Method::DELETE => {
+                    state.delete_scenario(name)?;
+                    ok(
+                        StatusCode::OK,
+                        &Status {
+                            status: "deleted",
+                            session: None,
+                        },
+                    )
+                }
+                _ => Err(method_not_allowed("GET, POST, PUT, DELETE", method, path)),
             }
         }
         ["keys"] => match *method {
@@ -437,11 +448,6 @@ fn upload_scenario(
     name: &str,
     body: &RequestBody,
 ) -> Result<HttpResponse, ApiError> {
-    if !is_scenario_name(name) {
-        return Err(ApiError::bad_request(format!(
-            "{name:?} cannot be a scenario name: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit."
-        )));
-    }
     let RequestBody::Complete(bytes) = body else {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -451,21 +457,7 @@ fn upload_scenario(
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("The scenario must be UTF-8 TOML text."))?;
     let existed = state.scenarios.current().get(name).is_some();
-    let scenario = state.scenarios.upload(name, text).map_err(|error| match error {
-            UploadError::Invalid(errors) => {
-                let mut all = errors.into_iter().map(|e| e.to_string());
-                let first = all.next().unwrap_or_default();
-                ApiError {
-                    more: all.collect(),
-                    ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, first)
-                }
-            }
-            UploadError::TooMany => ApiError::new(
-                StatusCode::CONFLICT,
-                format!("{MAX_UPLOADS} scenarios were uploaded already; replace one of them, or restart persona-mock."),
-            ),
-        })?;
-    state.sessions.restart(name);
+    let scenario = state.upload_scenario(name, text)?;
     let status = if existed {
         StatusCode::OK
     } else {

@@ -516,6 +516,30 @@ impl MockServer {
         self.app.bind_scenario(session, scenario)
     }
 
+    /// Adds (or replaces) a scenario from TOML text, validated like a file,
+    /// as `PUT /__mock/scenarios/{name}` does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = persona_mock::MockServer::builder().start().await?;
+    /// server.upload_scenario("always-503", "[[step]]\nstatus = 503\ntimes = \"always\"\n")?;
+    /// server.bind_scenario("my-test", Some("always-503"))?;
+    /// server.delete_scenario("always-503")?;
+    /// assert!(server.upload_scenario("bad", "[[step]]\nstatus = 99\n").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn upload_scenario(&self, name: &str, toml: &str) -> Result<(), ApiError> {
+        self.app.upload_scenario(name, toml).map(|_| ())
+    }
+
+    /// Deletes an uploaded scenario, as `DELETE /__mock/scenarios/{name}`
+    /// does.
+    pub fn delete_scenario(&self, name: &str) -> Result<(), ApiError> {
+        self.app.delete_scenario(name)
+    }
+
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -13,7 +13,7 @@ mod when;
 pub use load::{ScenarioSet, is_scenario_name, is_scenario_path, scenario_name};
 pub use parse::parse_scenario;
 pub use sessions::Sessions;
-pub use store::{MAX_UPLOADS, ScenarioStore, StoreError, UploadError};
+pub use store::{DeleteError, MAX_UPLOADS, ScenarioStore, StoreError, UploadError};
 
 use crate::api::route::Route;
 use crate::flow::ClaimResult;

@@ -23,9 +23,26 @@ pub struct ScenarioStore {
     default_name: Option<String>,
     /// The set in force; readers clone the `Arc` and never wait on a reload.
     current: RwLock<Arc<ScenarioSet>>,
-    /// Uploaded scenarios (which outlive reloads) and the files' fingerprint;
-    /// the lock serialises changes.
-    changes: Mutex<(BTreeMap<String, Arc<Scenario>>, Fingerprint)>,
+    /// Uploaded scenarios (which outlive reloads), the files' fingerprint,
+    /// and the set the files make without uploads; the lock serialises
+    /// changes.
+    changes: Mutex<Changes>,
+}
+
+/// Uploads, the files' fingerprint, and the files' own set.
+type Changes = (
+    BTreeMap<String, Arc<Scenario>>,
+    Fingerprint,
+    Arc<ScenarioSet>,
+);
+
+/// Why a scenario cannot be deleted.
+#[derive(Debug)]
+pub enum DeleteError {
+    /// It comes from a file or is built in (its origin).
+    NotUploaded(String),
+    /// There is no such scenario.
+    Unknown,
 }
 
 /// How many scenarios can be uploaded (replacing one does not count).
@@ -79,12 +96,13 @@ impl ScenarioStore {
                 available: set.names(),
             });
         }
+        let set = Arc::new(set);
         Ok(ScenarioStore {
             dirs: dirs.to_vec(),
             files,
             default_name,
-            current: RwLock::new(Arc::new(set)),
-            changes: Mutex::new((BTreeMap::new(), fingerprint)),
+            current: RwLock::new(set.clone()),
+            changes: Mutex::new((BTreeMap::new(), fingerprint, set)),
         })
     }
 
@@ -124,6 +142,24 @@ impl ScenarioStore {
         Ok(scenario)
     }
 
+    /// Deletes an uploaded scenario; a file or built-in scenario of the same
+    /// name comes back into force.
+    pub fn delete(&self, name: &str) -> Result<(), DeleteError> {
+        let mut changes = self.lock_changes();
+        if changes.0.remove(name).is_none() {
+            return Err(match changes.2.get(name) {
+                Some(scenario) => DeleteError::NotUploaded(scenario.origin.clone()),
+                None => DeleteError::Unknown,
+            });
+        }
+        let mut set = (*changes.2).clone();
+        for uploaded in changes.0.values() {
+            set = set.with(uploaded.clone());
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        Ok(())
+    }
+
     /// Reloads the files if any changed since the last look. Returns the
     /// names of scenarios that changed; on errors the set in force stays.
     ///
@@ -141,7 +177,9 @@ impl ScenarioStore {
             return Ok(Vec::new());
         }
         changes.1 = now;
-        let mut set = loaded?;
+        let base = Arc::new(loaded?);
+        changes.2 = base.clone();
+        let mut set = (*base).clone();
         for uploaded in changes.0.values() {
             set = set.with(uploaded.clone());
         }
@@ -160,9 +198,7 @@ impl ScenarioStore {
         Ok(changed)
     }
 
-    fn lock_changes(
-        &self,
-    ) -> std::sync::MutexGuard<'_, (BTreeMap<String, Arc<Scenario>>, Fingerprint)> {
+    fn lock_changes(&self) -> std::sync::MutexGuard<'_, Changes> {
         self.changes.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -210,6 +246,24 @@ mod tests {
             .upload("up-7", text)
             .expect("replacing an upload is allowed");
         assert!(store.current().get("one-more").is_none());
+        store.delete("up-7").unwrap();
+        store
+            .upload("one-more", text)
+            .expect("a deletion frees a place");
+    }
+
+    #[test]
+    fn deleting_an_upload_brings_back_the_built_in_scenario() {
+        let store = ScenarioStore::load(&[], None).unwrap();
+        let built_in = store.current().get("slow").unwrap().clone();
+        store.upload("slow", "[[step]]\nstatus = 500\n").unwrap();
+        assert_eq!(store.current().get("slow").unwrap().origin, "uploaded");
+        store.delete("slow").unwrap();
+        assert_eq!(store.current().get("slow").unwrap(), &built_in);
+        assert!(
+            matches!(store.delete("slow"), Err(DeleteError::NotUploaded(origin)) if origin == "built-in")
+        );
+        assert!(matches!(store.delete("nope"), Err(DeleteError::Unknown)));
     }
 
     /// A reload that is stuck reading a file (here a FIFO nobody writes

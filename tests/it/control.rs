@@ -691,3 +691,35 @@ async fn the_index_lists_every_control_endpoint() {
         );
     }
 }
+
+#[tokio::test]
+async fn uploaded_scenarios_can_be_deleted_and_files_cannot() {
+    let server = TestServer::start().await;
+    let path = "/__mock/scenarios/temporary";
+    assert_eq!(
+        control(server.addr(), "PUT", path, "[[step]]\nstatus = 500\n")
+            .await
+            .status,
+        201
+    );
+    let reply = control(server.addr(), "DELETE", path, "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), serde_json::json!({"status": "deleted"}));
+    assert_eq!(control(server.addr(), "GET", path, "").await.status, 404);
+    assert_eq!(control(server.addr(), "DELETE", path, "").await.status, 404);
+    let built_in = control(server.addr(), "DELETE", "/__mock/scenarios/slow", "").await;
+    assert_eq!(built_in.status, 409, "{}", built_in.text());
+    // In-process, the same.
+    server
+        .server
+        .upload_scenario("again", "[[step]]\nstatus = 503\n")
+        .unwrap();
+    assert_eq!(
+        control(server.addr(), "GET", "/__mock/scenarios/again", "")
+            .await
+            .status,
+        200
+    );
+    server.server.delete_scenario("again").unwrap();
+    assert!(server.server.delete_scenario("again").is_err());
+}
