@@ -95,7 +95,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let source = environment_source(&error);
+            let _ = error.print();
+            if let Some(variable) = source {
+                eprintln!("persona-mock: that value came from the environment variable {variable}");
+            }
+            return ExitCode::from(if error.use_stderr() { EXIT_CONFIG } else { 0 });
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -211,6 +221,25 @@ fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
         bound.serve(stop).await;
         ExitCode::SUCCESS
     })
+}
+
+/// The environment variable a refused value came from, when the flag was
+/// not on the command line but its variable is set.
+fn environment_source(error: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.trim_start_matches("--");
+    let command = Cli::command();
+    let flag = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?;
+    let variable = flag.get_env()?.to_str()?.to_string();
+    let on_command_line =
+        std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    (!on_command_line && std::env::var_os(&variable).is_some()).then_some(variable)
 }
 
 /// Prints why the mock could not start.

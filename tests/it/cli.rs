@@ -430,3 +430,22 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     assert!(reply.json()["challenge"].is_string());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn a_bad_environment_variable_is_named() {
+    let (code, _, stderr) = run_to_end(binary().env("PERSONA_MOCK_PORT", "abc"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("invalid value 'abc' for '--port <PORT>'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "persona-mock: that value came from the environment variable PERSONA_MOCK_PORT\n"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run_to_end(binary().args(["--port", "abc"]));
+    assert_eq!(code, 2);
+    assert!(!stderr.contains("environment variable"), "{stderr}");
+}
