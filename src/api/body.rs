@@ -6,7 +6,7 @@
 //! or the handler reads it first.
 
 use super::ApiError;
-use super::conventions::{to_kebab, truncate};
+use super::conventions::{Inflection, to_kebab, truncate};
 use bytes::Bytes;
 use serde::Deserializer;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
@@ -175,7 +175,12 @@ impl Schema {
     /// Checks a body: JSON, an object, no unknown fields (unless allowed),
     /// no field twice, required fields present and every field of its type.
     /// Each failure is a 400 naming the field as the client spelled it.
-    pub fn check<'a>(&self, body: &'a Body, allow_unknown: bool) -> Result<Checked<'a>, ApiError> {
+    pub fn check<'a>(
+        &self,
+        body: &'a Body,
+        allow_unknown: bool,
+        inflection: Inflection,
+    ) -> Result<Checked<'a>, ApiError> {
         let example = self.example;
         if body.bytes().iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(format!(
@@ -222,7 +227,7 @@ impl Schema {
             return Err(ApiError::bad_request(format!(
                 "Unknown field {:?}: the allowed fields are {}.",
                 truncate(&unknown.sent),
-                self.field_names()
+                self.field_names(inflection)
             )));
         }
         if let Some((first, again)) = repeated {
@@ -236,7 +241,7 @@ impl Schema {
                 if spec.required {
                     return Err(ApiError::bad_request(format!(
                         "{} is required, as in {example}.",
-                        spec.name
+                        inflection.apply(spec.name)
                     )));
                 }
                 continue;
@@ -260,12 +265,16 @@ impl Schema {
         Ok(Checked { fields })
     }
 
-    /// `a, b and c`.
-    fn field_names(&self) -> String {
-        let names: Vec<&str> = self.fields.iter().map(|f| f.name).collect();
+    /// `a, b and c`, in the request's inflection.
+    fn field_names(&self, inflection: Inflection) -> String {
+        let names: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| inflection.apply(f.name).into_owned())
+            .collect();
         match names.split_last() {
             Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-            Some((last, _)) => last.to_string(),
+            Some((last, _)) => last.clone(),
             None => "none".into(),
         }
     }
@@ -351,7 +360,7 @@ mod tests {
     }
 
     fn details(text: &str, allow_unknown: bool) -> String {
-        match SCHEMA.check(&body(text), allow_unknown) {
+        match SCHEMA.check(&body(text), allow_unknown, Inflection::Kebab) {
             Ok(_) => "ok".into(),
             Err(e) => e.details,
         }
@@ -360,12 +369,15 @@ mod tests {
     #[test]
     fn known_fields_in_any_inflection() {
         let b = body(r#"{"claimType":"a","sandbox":true}"#);
-        let checked = SCHEMA.check(&b, false).unwrap();
+        let checked = SCHEMA.check(&b, false, Inflection::Kebab).unwrap();
         assert_eq!(checked.str("claim-type"), Some("a"));
         assert_eq!(checked.bool("sandbox"), Some(true));
         let b = body(r#"{"claim_type":"b"}"#);
         assert_eq!(
-            SCHEMA.check(&b, false).unwrap().str("claim-type"),
+            SCHEMA
+                .check(&b, false, Inflection::Kebab)
+                .unwrap()
+                .str("claim-type"),
             Some("b")
         );
     }
@@ -374,7 +386,10 @@ mod tests {
     fn escaped_keys_and_values_are_read() {
         let b = body(r#"{"claim\u002dtype":"a\"b"}"#);
         assert_eq!(
-            SCHEMA.check(&b, false).unwrap().str("claim-type"),
+            SCHEMA
+                .check(&b, false, Inflection::Kebab)
+                .unwrap()
+                .str("claim-type"),
             Some("a\"b")
         );
     }

@@ -34,7 +34,7 @@ const SCHEMA: Schema = Schema {
 
 /// Answers a challenge request.
 pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
-    let request = SCHEMA.check(body, state.allow_unknown_fields)?;
+    let request = SCHEMA.check(body, state.allow_unknown_fields, ctx.inflection)?;
     let claim_type = request.str("claim-type").unwrap_or_default();
     let namespace = Namespace::of(request.bool("sandbox").unwrap_or(false));
     let Some(key) = state.keys.get(namespace, claim_type) else {

@@ -31,7 +31,7 @@ const SCHEMA: Schema = Schema {
 
 /// Issues a Privacy Pass.
 pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
-    let request = SCHEMA.check(body, state.allow_unknown_fields)?;
+    let request = SCHEMA.check(body, state.allow_unknown_fields, ctx.inflection)?;
     let key_id = request.str("key-id").unwrap_or_default();
     let key = find_key(state, key_id)?;
     let blinded = b64::decode(request.str("blinded-token").unwrap_or_default().trim())

@@ -41,7 +41,7 @@ const SCHEMA: Schema = Schema {
 
 /// Creates a relay.
 pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
-    let request = SCHEMA.check(body, state.allow_unknown_fields)?;
+    let request = SCHEMA.check(body, state.allow_unknown_fields, ctx.inflection)?;
     let claim_type = request.str("claim-type").unwrap_or_default();
     let sandbox = request.bool("sandbox").unwrap_or(false);
     if state.keys.token_type(claim_type).is_none() {

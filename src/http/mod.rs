@@ -243,7 +243,18 @@ fn handle(
         (Some(body), _) => body,
         (None, unread) => return Err(unread_body(state, unread)),
     };
-    (endpoint.handler)(state, &ctx, &body)
+    let inflection = ctx.inflection;
+    (endpoint.handler)(state, &ctx, &body).map_err(|mut error| {
+        // Pointers name fields as the response's keys do.
+        if let Some(pointer) = &error.pointer {
+            let inflected: Vec<String> = pointer
+                .split('/')
+                .map(|segment| inflection.apply(segment).into_owned())
+                .collect();
+            error.pointer = Some(inflected.join("/").into());
+        }
+        error
+    })
 }
 
 /// The error for a body that was not read whole.

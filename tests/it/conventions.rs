@@ -403,3 +403,41 @@ async fn one_connection_serves_many_requests() {
         .collect();
     assert_eq!(statuses, ["200", "400", "200"]);
 }
+
+#[tokio::test]
+async fn error_pointers_and_field_names_follow_key_inflection() {
+    let server = TestServer::start().await;
+    let reply = server
+        .challenge(
+            r#"{"claimType":"age_over99"}"#,
+            &[("Key-Inflection", "camel")],
+        )
+        .await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(reply.json()["errors"][0]["source"]["pointer"], "/claimType");
+    let reply = server
+        .challenge(r#"{"sandbox":true}"#, &[("Key-Inflection", "snake")])
+        .await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.json()["errors"][0]["details"]
+            .as_str()
+            .unwrap()
+            .starts_with("claim_type is required"),
+        "{}",
+        reply.text()
+    );
+    let reply = server
+        .challenge(r#"{"claimType":"a","x":1}"#, &[("Key-Inflection", "camel")])
+        .await;
+    assert_eq!(
+        reply.json()["errors"][0]["details"],
+        "Unknown field \"x\": the allowed fields are claimType and sandbox."
+    );
+    // Without the header, kebab-case as before.
+    let reply = server.challenge(r#"{"claimType":"age_over99"}"#, &[]).await;
+    assert_eq!(
+        reply.json()["errors"][0]["source"]["pointer"],
+        "/claim-type"
+    );
+}
