@@ -75,6 +75,15 @@ struct Cli {
     /// Connections served at once; more wait until one closes.
     #[arg(long, env = "PERSONA_MOCK_MAX_CONNECTIONS", value_name = "N")]
     max_connections: Option<u64>,
+    /// Log format on stderr: `text` or `json` (one object per line).
+    #[arg(
+        long,
+        env = "PERSONA_MOCK_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -106,12 +115,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { EXIT_CONFIG } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    init_logs(cli.log_format);
     let mut settings = match &cli.config {
         Some(path) => match Settings::from_file(path) {
             Ok(settings) => settings,
@@ -240,6 +244,32 @@ fn environment_source(error: &clap::Error) -> Option<String> {
     let on_command_line =
         std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
     (!on_command_line && std::env::var_os(&variable).is_some()).then_some(variable)
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (warnings by default); colour
+/// only on a terminal without `NO_COLOR`.
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(colour);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 /// Prints why the mock could not start.

@@ -55,22 +55,50 @@ impl Answer {
 
 /// Answers one request. Never panics: a bug becomes a Persona-shaped 500.
 pub fn respond(state: &State, parts: &Parts, body: RequestBody) -> Answer {
+    // One debug line per request; when debug is off this costs one check.
+    let started = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
+    let mut script = Script {
+        log: started.is_some(),
+        ..Script::default()
+    };
+    let answer = answer(state, parts, body, &mut script);
+    if let Some(started) = started {
+        tracing::debug!(
+            method = %parts.method,
+            path = parts.uri.path(),
+            session = script.session.as_deref().unwrap_or(""),
+            scenario = script.scenario.as_deref().unwrap_or(""),
+            step = script.step.unwrap_or(0),
+            status = answer.response.status().as_u16(),
+            duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+    }
+    answer
+}
+
+fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) -> Answer {
     if let Err(error) = check_head(state, parts) {
         return Answer::now(guard(state, parts, |_| Err(error)));
     }
     if control::is_control_path(parts.uri.path()) {
-        return Answer::now(guard(state, parts, |_| {
-            control::handle(state, parts, &body)
-        }));
+        let response = guard(state, parts, |_| control::handle(state, parts, &body));
+        if parts.method != hyper::Method::GET && parts.method != hyper::Method::HEAD {
+            tracing::info!(
+                method = %parts.method,
+                path = parts.uri.path(),
+                query = parts.uri.query().unwrap_or(""),
+                status = response.status().as_u16(),
+                "control action"
+            );
+        }
+        return Answer::now(response);
     }
     let journalled = state.journal.as_ref().map(|_| match &body {
         RequestBody::Complete(bytes) => (bytes.clone(), false),
         _ => (Bytes::new(), true),
     });
-    let mut script = Script::default();
-    let mut response = guard(state, parts, |extra| {
-        api(state, parts, body, extra, &mut script)
-    });
+    let mut response = guard(state, parts, |extra| api(state, parts, body, extra, script));
     let headers = response.headers_mut();
     for (name, value) in std::mem::take(&mut script.headers) {
         headers.insert(name, value);
@@ -81,7 +109,7 @@ pub fn respond(state: &State, parts: &Parts, body: RequestBody) -> Answer {
             parts,
             &body,
             cut,
-            &script,
+            script,
             &response,
         ));
     }
@@ -161,7 +189,7 @@ fn api(
 ) -> Result<HttpResponse, ApiError> {
     let target = session::strip_prefix(parts.uri.path())?;
     let session = session::resolve(&parts.headers, &target)?;
-    if state.journal.is_some() {
+    if state.journal.is_some() || script.log {
         script.session = Some(session.to_string());
     }
     let Some((endpoint, param)) = router::endpoint(target.path) else {

@@ -37,6 +37,8 @@ pub(crate) struct Script {
     pub step: Option<usize>,
     /// The claim result a real step asks generate-claim to answer with.
     pub claim_result: Option<ClaimResult>,
+    /// Whether the request is logged (then the session is noted too).
+    pub log: bool,
 }
 
 /// The scenario a request runs under: the `Persona-Mock-Scenario` header's,

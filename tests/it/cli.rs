@@ -449,3 +449,59 @@ fn a_bad_environment_variable_is_named() {
     assert_eq!(code, 2);
     assert!(!stderr.contains("environment variable"), "{stderr}");
 }
+
+fn stderr_after(mut child: Child) -> String {
+    assert_eq!(terminate(&mut child), 0);
+    let mut text = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+#[test]
+fn debug_logs_one_json_line_per_request_and_info_per_control_action() {
+    let (child, address) = start(binary().env("RUST_LOG", "persona_mock=debug").args([
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+    ]));
+    assert_eq!(
+        post_challenge(&address, r#"{"claim-type":"age_over18_verified"}"#).status,
+        200
+    );
+    let stderr = stderr_after(child);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "request")
+        .unwrap_or_else(|| panic!("no request line in {stderr}"));
+    assert_eq!(request["level"], "DEBUG");
+    assert_eq!(
+        request["fields"]["path"],
+        "/api/privacy/v1/relays/challenge"
+    );
+    assert_eq!(request["fields"]["status"], 200);
+    assert_eq!(request["fields"]["session"], "default");
+    assert!(request["fields"]["duration_us"].is_u64());
+}
+
+#[test]
+fn text_logs_to_a_pipe_have_no_colour_codes() {
+    let (child, address) = start(
+        binary()
+            .env("RUST_LOG", "persona_mock=debug")
+            .args(["--port", "0"]),
+    );
+    post_challenge(&address, r#"{"claim-type":"age_over18_verified"}"#);
+    let stderr = stderr_after(child);
+    assert!(stderr.contains("request"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "escape codes in {stderr:?}");
+}
