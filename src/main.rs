@@ -101,6 +101,15 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Asks a running mock whether it is serving (`GET /__mock/health`);
+    /// exits 0 if it is, 1 if not. For container health checks, where
+    /// minimal images have no curl.
+    Health {
+        /// The mock's base URL (default: loopback on `PERSONA_MOCK_PORT`,
+        /// else 9577).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,6 +125,12 @@ fn main() -> ExitCode {
         }
     };
     init_logs(cli.log_format);
+    if let Some(Command::Health { url }) = &cli.command {
+        let url = url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", cli.port));
+        return health(&url);
+    }
     let mut settings = match &cli.config {
         Some(path) => match Settings::from_file(path) {
             Ok(settings) => settings,
@@ -174,6 +189,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Some(Command::Keygen { out, force }) => keygen(&settings, &out, force),
+        Some(Command::Health { .. }) => unreachable!("answered before the settings"),
         None => serve(settings, cli.host, cli.port),
     }
 }
@@ -244,6 +260,47 @@ fn environment_source(error: &clap::Error) -> Option<String> {
     let on_command_line =
         std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
     (!on_command_line && std::env::var_os(&variable).is_some()).then_some(variable)
+}
+
+/// `GET {url}/__mock/health` over plain HTTP/1.1, within 5 s.
+fn health(url: &str) -> ExitCode {
+    use std::io::Read;
+    use std::net::ToSocketAddrs;
+    let Some(authority) = url.strip_prefix("http://").map(|a| a.trim_end_matches('/')) else {
+        eprintln!("persona-mock health: --url must start with http:// (got {url:?})");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let timeout = std::time::Duration::from_secs(5);
+    let result = (|| -> std::io::Result<String> {
+        let address = authority
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"))?;
+        let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        write!(
+            stream,
+            "GET /__mock/health HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    })();
+    match result {
+        Ok(response) if response.starts_with("HTTP/1.1 200") => {
+            println!("persona-mock at {url} is serving");
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            let status = response.lines().next().unwrap_or("no response");
+            eprintln!("persona-mock health: {url} answered {status:?}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Err(error) => {
+            eprintln!("persona-mock health: {url}: {error}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
 }
 
 /// How log lines are written.

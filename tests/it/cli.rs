@@ -505,3 +505,75 @@ fn text_logs_to_a_pipe_have_no_colour_codes() {
     assert!(stderr.contains("request"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "escape codes in {stderr:?}");
 }
+
+#[test]
+fn the_health_subcommand_exits_0_when_serving_and_1_when_not() {
+    let (mut child, address) = start(binary().args(["--port", "0"]));
+    let (code, stdout, _) =
+        run_to_end(binary().args(["health", "--url", &format!("http://{address}")]));
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        format!("persona-mock at http://{address} is serving\n")
+    );
+    assert_eq!(terminate(&mut child), 0);
+    let (code, _, stderr) =
+        run_to_end(binary().args(["health", "--url", &format!("http://{address}")]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.starts_with("persona-mock health: "), "{stderr}");
+}
+
+/// The `ENV` lines of the Dockerfile.
+fn dockerfile_env() -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(format!("{}/Dockerfile", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let joined = text.replace("\\\n", " ");
+    joined
+        .lines()
+        .filter_map(|l| l.strip_prefix("ENV "))
+        .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_container_defaults_listen_beyond_loopback_and_answer_health_checks() {
+    let env = dockerfile_env();
+    assert!(
+        env.contains(&("PERSONA_MOCK_HOST".into(), "0.0.0.0".into())),
+        "{env:?}"
+    );
+    assert!(
+        env.contains(&("PERSONA_MOCK_PORT".into(), "9577".into())),
+        "{env:?}"
+    );
+    let mut command = binary();
+    for (name, value) in &env {
+        command.env(name, value);
+    }
+    // Port 0 instead of 9577, so the test never collides with a running mock.
+    let (mut child, address) = start(command.env("PERSONA_MOCK_PORT", "0"));
+    assert!(address.starts_with("0.0.0.0:"), "{address}");
+    let port = address.rsplit(':').next().unwrap();
+    // What the HEALTHCHECK runs: `persona-mock health` with the image's env.
+    let (code, _, stderr) = run_to_end(binary().env("PERSONA_MOCK_PORT", port).arg("health"));
+    assert_eq!(code, 0, "{stderr}");
+    let local = format!("127.0.0.1:{port}");
+    let mut stream = std::net::TcpStream::connect(&local).unwrap();
+    write!(
+        stream,
+        "GET /__mock/requests HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    assert_eq!(
+        parse_response(&bytes).unwrap().status,
+        404,
+        "the rest of the control API needs a token"
+    );
+    assert_eq!(terminate(&mut child), 0);
+}

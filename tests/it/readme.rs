@@ -102,3 +102,71 @@ fn the_readme_limits_are_the_defaults() {
     assert!(section.contains(&format!("| {} s |", limits.header_read_timeout.as_secs())));
     assert!(section.contains("| 1,024 |") && limits.max_connections == 1024);
 }
+
+#[test]
+fn the_readme_docker_commands_match_the_dockerfile() {
+    let dockerfile =
+        std::fs::read_to_string(format!("{}/Dockerfile", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text = readme();
+    let section = &text[text.find("### Docker").unwrap()..];
+    assert!(dockerfile.contains("EXPOSE 9577"));
+    assert!(section.contains("docker build -t persona-mock ."));
+    assert!(section.contains("docker run --rm -p 9577:9577 persona-mock"));
+    assert!(dockerfile.contains(r#"CMD ["/usr/local/bin/persona-mock", "health"]"#));
+    assert!(dockerfile.contains("USER nonroot"));
+    let compose =
+        std::fs::read_to_string(format!("{}/docker-compose.yml", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    assert!(compose.contains(r#"test: ["CMD", "/usr/local/bin/persona-mock", "health"]"#));
+}
+
+#[test]
+fn the_readme_ci_recipe_runs_as_written() {
+    let text = readme();
+    let recipe = block_after(&text, "### In GitHub Actions", "yaml");
+    let script: String = recipe
+        .split_once("run: |\n")
+        .unwrap()
+        .1
+        .lines()
+        .map(|l| l.trim_start())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = std::env::temp_dir().join(format!("persona-mock-ci-recipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let github_env = dir.join("github_env");
+    std::fs::write(&github_env, "").unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_persona-mock"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("GITHUB_ENV", &github_env)
+        .env_remove("PERSONA_MOCK_PORT")
+        .status()
+        .unwrap();
+    let exported = std::fs::read_to_string(&github_env).unwrap();
+    let value = |name: &str| {
+        exported
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    if let Some(pid) = value("PERSONA_MOCK_PID") {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+    }
+    assert!(status.success(), "the recipe failed: {exported}");
+    let url = value("PERSONA_API_URL").expect("the recipe exports the URL");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
