@@ -18,13 +18,15 @@ pub enum StartError {
     Scenarios(#[source] ConfigErrors),
     /// The default scenario does not exist.
     #[error(
-        "unknown scenario {name:?}: give the name of a scenario ({available}) or the path of a .toml file"
+        "unknown scenario {name:?}{suggestion}: give the name of a scenario ({available}) or the path of a .toml file"
     )]
     UnknownScenario {
         /// The name asked for.
         name: String,
         /// The scenarios there are.
         available: String,
+        /// ` (did you mean "x"?)`, or nothing.
+        suggestion: String,
     },
     /// The listening socket could not be set up.
     #[error("cannot listen on {address}: {source}{}", bind_hint(.source))]

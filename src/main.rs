@@ -113,7 +113,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(error) => {
             let source = environment_source(&error);
@@ -241,6 +241,26 @@ fn serve(settings: Settings, host: String, port: u16) -> ExitCode {
         bound.serve(stop).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Parses the command line; `--help` also lists the built-in scenarios
+/// (they are loaded only then, so startup does not pay for it).
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    if std::env::args().any(|a| a == "--help" || a == "-h" || a == "help") {
+        let list: Vec<String> = persona_mock::built_in_scenarios()
+            .into_iter()
+            .map(|(name, description)| format!("  {name:<24} {description}"))
+            .collect();
+        command = command.after_help(format!(
+            "Built-in scenarios (for --scenario):\n{}",
+            list.join("\n")
+        ));
+    }
+    command
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
 }
 
 /// The environment variable a refused value came from, when the flag was

@@ -199,9 +199,15 @@ impl State {
         let scenarios = ScenarioStore::load(&settings.scenarios_dirs, settings.scenario.as_deref())
             .map_err(|e| match e {
                 StoreError::Files(errors) => StartError::Scenarios(errors),
-                StoreError::UnknownDefault { name, available } => {
-                    StartError::UnknownScenario { name, available }
-                }
+                StoreError::UnknownDefault {
+                    name,
+                    available,
+                    suggestion,
+                } => StartError::UnknownScenario {
+                    name,
+                    available,
+                    suggestion,
+                },
             })?;
         let environment_headers = |environment| {
             let ids = settings.environment(environment);
@@ -371,8 +377,9 @@ impl State {
             return Err(ApiError::unprocessable(
                 "/scenario",
                 format!(
-                    "Unknown scenario {:?}. Available scenarios: {}.",
+                    "Unknown scenario {:?}{}. Available scenarios: {}.",
                     truncate(name),
+                    self.scenarios.current().suggestion(name),
                     self.scenarios.current().names()
                 ),
             ));

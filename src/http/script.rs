@@ -64,8 +64,9 @@ pub(crate) fn scenario_for(
     match scenarios.get(&name) {
         Some(scenario) => Ok(Some(scenario.clone())),
         None => Err(ApiError::bad_request(format!(
-            "Unknown scenario {:?} named by {from}. Available scenarios: {}.",
+            "Unknown scenario {:?}{} named by {from}. Available scenarios: {}.",
             truncate(&name),
+            scenarios.suggestion(&name),
             scenarios.names()
         ))),
     }

@@ -95,6 +95,33 @@ impl ScenarioSet {
         self.scenarios.values()
     }
 
+    /// The name most like `name` (by edit distance, at most a third of its
+    /// length and at least 2, or a name it is the start of), to suggest in
+    /// messages.
+    pub fn closest(&self, name: &str) -> Option<&str> {
+        let limit = (name.chars().count() / 3).max(2);
+        self.scenarios
+            .keys()
+            .map(|candidate| {
+                let distance = if candidate.starts_with(name) && !name.is_empty() {
+                    0
+                } else {
+                    edit_distance(name, candidate)
+                };
+                (distance, candidate.as_str())
+            })
+            .filter(|(distance, _)| *distance <= limit)
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, candidate)| candidate)
+    }
+
+    /// ` (did you mean "x"?)` when a scenario is like `name`, else nothing.
+    pub fn suggestion(&self, name: &str) -> String {
+        self.closest(name)
+            .map(|c| format!(" (did you mean {c:?}?)"))
+            .unwrap_or_default()
+    }
+
     /// The names, sorted and joined with ", " (for error messages).
     pub fn names(&self) -> String {
         self.scenarios
@@ -103,6 +130,30 @@ impl ScenarioSet {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The built-in scenarios' names and descriptions, sorted by name.
+pub fn built_in() -> Vec<(String, String)> {
+    let set = ScenarioSet::load(&[], &[]).expect("the built-in scenarios are valid");
+    set.iter()
+        .map(|s| (s.name.clone(), s.description.clone()))
+        .collect()
+}
+
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// The scenario name a file stands for: its stem.

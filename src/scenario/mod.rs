@@ -10,7 +10,7 @@ mod sessions;
 mod store;
 mod when;
 
-pub use load::{ScenarioSet, is_scenario_name, is_scenario_path, scenario_name};
+pub use load::{ScenarioSet, built_in, is_scenario_name, is_scenario_path, scenario_name};
 pub use parse::parse_scenario;
 pub use sessions::Sessions;
 pub use store::{DeleteError, MAX_UPLOADS, ScenarioStore, StoreError, UploadError};

@@ -68,6 +68,8 @@ pub enum StoreError {
         name: String,
         /// The scenarios there are.
         available: String,
+        /// ` (did you mean "x"?)`, or nothing.
+        suggestion: String,
     },
 }
 
@@ -94,6 +96,7 @@ impl ScenarioStore {
             return Err(StoreError::UnknownDefault {
                 name: name.clone(),
                 available: set.names(),
+                suggestion: set.suggestion(name),
             });
         }
         let set = Arc::new(set);

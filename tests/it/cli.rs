@@ -577,3 +577,21 @@ fn the_container_defaults_listen_beyond_loopback_and_answer_health_checks() {
     );
     assert_eq!(terminate(&mut child), 0);
 }
+
+#[test]
+fn help_lists_the_built_in_scenarios_and_typos_get_a_suggestion() {
+    let (code, stdout, _) = run_to_end(binary().arg("--help"));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("Built-in scenarios (for --scenario):"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  throttled-then-ok "), "{stdout}");
+    let (code, _, stderr) =
+        run_to_end(binary().args(["--port", "0", "--scenario", "throttled-then-okk"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with(r#"persona-mock: unknown scenario "throttled-then-okk" (did you mean "throttled-then-ok"?): give the name"#),
+        "{stderr}"
+    );
+}

@@ -681,3 +681,19 @@ async fn rate_limit_windows_are_per_session() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_misspelt_scenario_header_gets_a_suggestion() {
+    let server = TestServer::with(with_scenario(None)).await;
+    let reply = server
+        .challenge(AGE18, &[("Persona-Mock-Scenario", "slwo")])
+        .await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply
+            .text()
+            .contains(r#"Unknown scenario \"slwo\" (did you mean \"slow\"?) named by"#),
+        "{}",
+        reply.text()
+    );
+}
