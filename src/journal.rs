@@ -2,6 +2,7 @@
 //! per session and bounded (per session and overall, oldest dropped first)
 //! so memory stays flat under load.
 
+use crate::scenario::Fault;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -28,13 +29,13 @@ impl Default for JournalLimits {
     }
 }
 
-/// Which part of the mock answered a request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+/// Which part of the mock answered a request. In JSON: `"real"`, or
+/// `{"scenario": NAME, "step": N}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnsweredBy {
-    /// The mock's real behaviour (`"real"`).
-    Real(&'static str),
-    /// A scenario step (1-based).
+    /// The mock's real behaviour.
+    Real,
+    /// A scenario step.
     Step {
         /// The scenario's name.
         scenario: String,
@@ -43,12 +44,23 @@ pub enum AnsweredBy {
     },
 }
 
-impl AnsweredBy {
-    /// The real behaviour.
-    pub const REAL: AnsweredBy = AnsweredBy::Real("real");
+impl Serialize for AnsweredBy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            AnsweredBy::Real => serializer.serialize_str("real"),
+            AnsweredBy::Step { scenario, step } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("scenario", scenario)?;
+                map.serialize_entry("step", step)?;
+                map.end()
+            }
+        }
+    }
 }
 
-/// One journalled request and its answer.
+/// One journalled request and its answer. `seq` counts every journalled
+/// request of the process, across sessions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct JournalEntry {
     /// Position in the journal's history, from 1 (gaps mean dropped or cleared entries).
@@ -73,8 +85,9 @@ pub struct JournalEntry {
     pub answered_by: AnsweredBy,
     /// The status answered (for a fault, the scripted one).
     pub status: u16,
-    /// A scripted connection fault, if one was carried out.
-    pub fault: Option<&'static str>,
+    /// A scripted connection fault, if one was carried out (`"reset"`,
+    /// `"hang"`, `"truncated"` in JSON).
+    pub fault: Option<Fault>,
     /// Response headers in order, as `[name, value]`.
     pub response_headers: Vec<(String, String)>,
 }
@@ -107,7 +120,7 @@ pub struct Record {
     /// The status answered.
     pub status: u16,
     /// A scripted fault.
-    pub fault: Option<&'static str>,
+    pub fault: Option<Fault>,
     /// Response headers, packed like `headers`.
     pub response_headers: Vec<u8>,
 }
@@ -162,7 +175,7 @@ impl Record {
                     scenario: scenario.clone(),
                     step,
                 },
-                _ => AnsweredBy::REAL,
+                _ => AnsweredBy::Real,
             },
             status: self.status,
             fault: self.fault,
@@ -324,6 +337,21 @@ pub fn rfc3339(seconds: u64, millis: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answered_by_and_fault_have_their_documented_json() {
+        fn json<T: Serialize>(value: &T) -> String {
+            serde_json::to_string(value).unwrap()
+        }
+        assert_eq!(json(&AnsweredBy::Real), r#""real""#);
+        let step = AnsweredBy::Step {
+            scenario: "slow".into(),
+            step: 2,
+        };
+        assert_eq!(json(&step), r#"{"scenario":"slow","step":2}"#);
+        assert_eq!(json(&Some(Fault::Truncated)), r#""truncated""#);
+        assert_eq!(json(&None::<Fault>), "null");
+    }
 
     fn entry(session: &str) -> Record {
         Record {

@@ -61,7 +61,7 @@ pub use journal::{AnsweredBy, JournalEntry, JournalLimits};
 pub use keys::{KeySource, write_key_set};
 pub use privacypass::TokenType;
 pub use profile::{Profile, TokenKeyEncoding};
-pub use scenario::built_in as built_in_scenarios;
+pub use scenario::{Fault, built_in as built_in_scenarios};
 pub use settings::{
     EnvironmentIds, Limit, Limits, OaepHash, RedemptionContext, RelaySettings, SettingError,
     SettingErrors, Settings,

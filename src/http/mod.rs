@@ -337,11 +337,7 @@ fn journal_record(
         scenario: script.scenario.clone(),
         step: script.step,
         status: response.status().as_u16(),
-        fault: script.fault.map(|f| match f {
-            Fault::Reset => "reset",
-            Fault::Hang => "hang",
-            Fault::Truncated => "truncated",
-        }),
+        fault: script.fault,
         response_headers: Record::pack(response.headers()),
     }
 }

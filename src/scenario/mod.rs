@@ -60,7 +60,8 @@ pub enum Then {
 }
 
 /// A connection-level failure instead of (or during) a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Fault {
     /// Close the connection without a response.
     Reset,
