@@ -11,6 +11,7 @@ use crate::flow::idempotency::IdempotencyStore;
 use crate::flow::jwt::SessionTokens;
 use crate::flow::relays::RelayStore;
 use crate::flow::{ChallengeLog, SpentTokens};
+use crate::http::cors::CorsOrigins;
 use crate::ids::Fresh;
 use crate::journal::{Journal, now_rfc3339};
 use crate::keys::{KeyRing, KeySource};
@@ -160,6 +161,10 @@ pub struct State {
     pub(crate) unmatched: UnmatchedLog,
     /// Who may use the control API.
     pub(crate) control: ControlAccess,
+    /// Which browser origins may call the API; `None`: CORS is off.
+    pub(crate) cors: Option<CorsOrigins>,
+    /// The origins configured (empty: any on loopback, none elsewhere).
+    cors_setting: Vec<String>,
     /// Time for lifetimes and windows (a manual clock in tests).
     pub(crate) clock: Arc<dyn Clock>,
     /// How long a challenge can back tokens.
@@ -258,6 +263,8 @@ impl State {
                 settings.control_token.as_deref(),
                 std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             ),
+            cors: cors_for(&settings.cors_origins, true),
+            cors_setting: settings.cors_origins.clone(),
             clock: clock.clone(),
             challenge_lifetime: settings.challenge_lifetime,
             relay_settings: settings.relays,
@@ -294,6 +301,13 @@ impl State {
     /// Sets who may use the control API, once the listening address is known.
     pub fn set_control_access(&mut self, access: ControlAccess) {
         self.control = access;
+    }
+
+    /// Sets which origins may call the API from a browser, once the
+    /// listening address is known: the configured ones, else any on a
+    /// loopback address and none elsewhere.
+    pub fn set_cors_for_address(&mut self, address: std::net::SocketAddr) {
+        self.cors = cors_for(&self.cors_setting, address.ip().is_loopback());
     }
 
     /// Wall time as Unix seconds, moved by the state's clock (a manual
@@ -337,6 +351,8 @@ impl State {
             strict: _,
             unmatched,
             control: _,
+            cors: _,
+            cors_setting: _,
             clock: _,
             challenge_lifetime: _,
             relay_settings: _,
@@ -455,6 +471,19 @@ impl State {
                 );
             }
         }
+    }
+}
+
+/// The CORS origins for the settings and the kind of address.
+fn cors_for(configured: &[String], loopback: bool) -> Option<CorsOrigins> {
+    if configured.iter().any(|o| o == "*") {
+        Some(CorsOrigins::Any)
+    } else if !configured.is_empty() {
+        Some(CorsOrigins::List(configured.to_vec()))
+    } else if loopback {
+        Some(CorsOrigins::Any)
+    } else {
+        None
     }
 }
 

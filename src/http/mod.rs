@@ -6,6 +6,7 @@
 //! [`respond`] directly.
 
 mod auth;
+pub(crate) mod cors;
 mod idempotent;
 mod router;
 mod script;
@@ -94,6 +95,9 @@ fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) 
         }
         return Answer::now(response);
     }
+    if let Some(response) = cors::preflight(state, parts) {
+        return Answer::now(guard(state, parts, |_| Ok(response)));
+    }
     let journalled = state.journal.as_ref().map(|_| match &body {
         RequestBody::Complete(bytes) => (bytes.clone(), false),
         _ => (Bytes::new(), true),
@@ -103,6 +107,7 @@ fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) 
     for (name, value) in std::mem::take(&mut script.headers) {
         headers.insert(name, value);
     }
+    cors::decorate(state, &parts.headers, headers);
     if let (Some(journal), Some((body, cut))) = (&state.journal, journalled) {
         journal.record(journal_record(
             journal.limits(),

@@ -126,6 +126,7 @@ impl MockServerBuilder {
             .await
             .map_err(bind_error)?;
         let address = listener.local_addr().map_err(bind_error)?;
+        app.set_cors_for_address(address);
         app.set_control_access(ControlAccess::for_address(
             self.settings.control_token.as_deref(),
             address,

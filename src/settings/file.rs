@@ -91,6 +91,7 @@ const TOP_KEYS: &[&str] = &[
     "challenge-lifetime-s",
     "idempotency-ttl-s",
     "relays",
+    "cors-origins",
 ];
 
 impl<'a> Reader<'a> {
@@ -198,6 +199,11 @@ impl<'a> Reader<'a> {
                     }
                 }
                 "relays" => self.relays(value, s),
+                "cors-origins" => {
+                    if let Some(list) = self.strings(value, "cors-origins") {
+                        s.cors_origins = list;
+                    }
+                }
                 "limits" => self.limits(value, s),
                 other => self.unknown(key, other, TOP_KEYS),
             }

@@ -120,6 +120,9 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// How relays' claims turn out.
     pub relays: RelaySettings,
+    /// Browser origins that may call the API (`"*"` for any); empty means
+    /// any when listening on loopback, none elsewhere.
+    pub cors_origins: Vec<String>,
 }
 
 /// The hash of RSA-OAEP for encrypted claim payloads (Persona does not
@@ -192,6 +195,7 @@ impl Default for Settings {
             challenge_lifetime: Duration::from_secs(2 * 3600),
             idempotency_ttl: Duration::from_secs(24 * 3600),
             relays: RelaySettings::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -331,6 +335,22 @@ impl Settings {
                     "token-type",
                     format!(
                         "under the persona-sdk profile every claim type issues token type 2 (Persona's dialect is RSA), but {claim_type} is set to 1"
+                    ),
+                );
+            }
+        }
+        for origin in &self.cors_origins {
+            let ok = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/')
+                    && origin.bytes().all(|b| b.is_ascii_graphic()));
+            if !ok {
+                fail(
+                    "cors-origins",
+                    Some(origin),
+                    "cors-origins entry",
+                    format!(
+                        "{origin:?} is not an origin: write scheme://host[:port] (no path, no trailing /), or \"*\""
                     ),
                 );
             }
@@ -724,7 +744,7 @@ mod tests {
                 "mock.toml:1:11: unknown variant `rfc`, expected one of `reference`, `rfc9578`, `persona-sdk`",
                 "mock.toml:2:8: seed must be a whole number (got string)",
                 "mock.toml:3:15: issuer-name \"a/b\" is not a host name: use host or host:port (letters, digits, '-', '.', ':'), at most 255 characters",
-                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`",
+                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`, `cors-origins`",
                 "mock.toml:6:15: limits.max-headers must be from 1 to 1000 (got 0)",
                 "mock.toml:8:12: rate-limit.window-s must be at least 1",
             ]

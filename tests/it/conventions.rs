@@ -441,3 +441,111 @@ async fn error_pointers_and_field_names_follow_key_inflection() {
         "/claim-type"
     );
 }
+
+#[tokio::test]
+async fn browsers_get_cors_on_loopback_by_default() {
+    let server = TestServer::start().await;
+    let origin = ("Origin", "http://localhost:5173");
+    let preflight = send(
+        server.addr(),
+        "OPTIONS",
+        CHALLENGE,
+        &[
+            origin,
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "content-type, key-inflection",
+            ),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("POST, OPTIONS")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("content-type, key-inflection")
+    );
+    let reply = server.challenge(AGE18, &[origin]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    assert!(
+        reply
+            .header("access-control-expose-headers")
+            .unwrap()
+            .contains("Request-Id")
+    );
+    let plain = server.challenge(AGE18, &[]).await;
+    assert_eq!(
+        plain.header("access-control-allow-origin"),
+        None,
+        "no Origin, no CORS"
+    );
+}
+
+#[tokio::test]
+async fn configured_origins_are_the_only_ones_allowed() {
+    let settings = Settings {
+        cors_origins: vec!["https://app.example".into()],
+        ..Settings::default()
+    };
+    let server = TestServer::with(MockServer::builder().settings(settings)).await;
+    let allowed = server
+        .challenge(AGE18, &[("Origin", "https://app.example")])
+        .await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let other = server
+        .challenge(AGE18, &[("Origin", "https://evil.example")])
+        .await;
+    assert_eq!(
+        other.status, 200,
+        "the request is served; the browser withholds it"
+    );
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    let bad = Settings {
+        cors_origins: vec!["app.example/".into()],
+        ..Settings::default()
+    };
+    let error = MockServer::builder()
+        .settings(bad)
+        .start()
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        error
+            .to_string()
+            .starts_with("cors-origins entry \"app.example/\" is not an origin"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn beyond_loopback_cors_is_off_unless_configured() {
+    let server = TestServer::with(MockServer::builder().host("0.0.0.0")).await;
+    let local: std::net::SocketAddr = ([127, 0, 0, 1], server.addr().port()).into();
+    let reply = send(
+        local,
+        "POST",
+        CHALLENGE,
+        &[("Origin", "http://localhost:5173")],
+        AGE18.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+}
