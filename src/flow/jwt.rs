@@ -72,6 +72,24 @@ impl SessionTokens {
         token
     }
 
+    /// The claims of a token this mock signed; `None` if the signature or
+    /// the shape is wrong, or it expired at `now` (Unix seconds).
+    pub fn verify(&self, token: &str, now: u64) -> Option<serde_json::Value> {
+        use rsa::signature::{Keypair, Verifier};
+        let key = self.key();
+        let (signed, signature) = token.rsplit_once('.')?;
+        let (_, claims) = signed.split_once('.')?;
+        let signature = crate::privacypass::b64::decode(signature).ok()?;
+        let signature = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).ok()?;
+        key.signing
+            .verifying_key()
+            .verify(signed.as_bytes(), &signature)
+            .ok()?;
+        let claims: serde_json::Value =
+            serde_json::from_slice(&crate::privacypass::b64::decode(claims).ok()?).ok()?;
+        (claims["exp"].as_u64()? > now).then_some(claims)
+    }
+
     /// The JWKS that verifies the tokens.
     pub fn jwks(&self) -> serde_json::Value {
         serde_json::json!({ "keys": [self.key().jwk] })

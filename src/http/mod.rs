@@ -20,7 +20,7 @@ use crate::api::body::{Body, RequestBody};
 use crate::api::conventions::Inflection;
 use crate::api::conventions::{check_content_type, check_headers};
 use crate::api::response::{HttpResponse, error_response};
-use crate::handlers::{Ctx, control};
+use crate::handlers::{Ctx, control, hosted};
 use crate::journal::{JournalLimits, Record};
 use crate::scenario::Fault;
 use crate::state::State;
@@ -94,6 +94,9 @@ fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) 
             );
         }
         return Answer::now(response);
+    }
+    if hosted::is_hosted_path(parts.uri.path()) {
+        return Answer::now(guard(state, parts, |_| hosted::handle(state, parts, &body)));
     }
     if let Some(response) = cors::preflight(state, parts) {
         return Answer::now(guard(state, parts, |_| Ok(response)));

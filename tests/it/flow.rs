@@ -750,3 +750,54 @@ async fn payloads_can_be_encrypted_with_oaep_sha1() {
         .expect("RSA-OAEP SHA-1 decrypts it");
     assert!(plain.starts_with(br#"{"claim_type":"age_over18_verified""#));
 }
+
+#[tokio::test]
+async fn the_hosted_flow_page_decides_the_claim() {
+    let server = TestServer::with(type1()).await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE21, false, None).await;
+    let page = crate::support::send(
+        server.addr(),
+        "GET",
+        &format!(
+            "/relay?relay-session-access-token={}&theme=auto",
+            relay.session_token
+        ),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.text()
+            .contains(r#"<span id="claim-type">age_over21_verified</span>"#)
+    );
+    assert!(
+        page.text()
+            .contains(r#"<dd id="namespace">production</dd>"#)
+    );
+    let forged = format!("{}x", relay.session_token);
+    let refused = crate::support::send(
+        server.addr(),
+        "GET",
+        &format!("/relay?relay-session-access-token={forged}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(refused.status, 404);
+    let body =
+        json!({"token": relay.session_token, "result": "failed", "method": "document_selfie"});
+    let done = client.post("/relay/complete", &[], &body.to_string()).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let token = client.token(&client.challenge(AGE21, false).await).await;
+    let reply = client.redeem(&relay, &token).await;
+    assert_eq!(
+        payload(&reply),
+        json!({"claim_type": AGE21, "claim_result": "failed", "methodology": [{"method": "document_selfie", "result": "failed"}]})
+    );
+}
