@@ -170,3 +170,31 @@ fn the_readme_ci_recipe_runs_as_written() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_readme_relay_example_is_what_seed_7_creates_first() {
+    let text = readme();
+    let expected = block_after(&text, "## The Relay flow", "json");
+    let server =
+        crate::support::TestServer::with(persona_mock::MockServer::builder().seed(7)).await;
+    let reply = crate::support::send(
+        server.addr(),
+        "POST",
+        "/api/privacy/v1/relays",
+        &[("Content-Type", "application/json")],
+        br#"{"claim-type": "age_over18_verified", "encryption-key-pem": null}"#,
+    )
+    .await;
+    let json = reply.json();
+    let token = json["relay-token"].as_str().unwrap();
+    let secret = json["relay-secret"].as_str().unwrap();
+    assert!(
+        expected.contains(&format!(r#""relay-token":"{token}""#)),
+        "{expected}"
+    );
+    assert!(
+        expected.contains(&format!(r#""relay-secret":"{secret}""#)),
+        "{expected}"
+    );
+    assert!(text.contains(&format!("/api/privacy/v1/relays/{token}/generate-claim")));
+}
