@@ -3,7 +3,6 @@
 //! tests choose.
 
 use crate::api::ApiError;
-use bytes::Bytes;
 use hyper::header::HeaderValue;
 use percent_encoding::percent_decode_str;
 use rand::Rng;
@@ -86,8 +85,13 @@ impl Fresh {
     /// A fresh `Request-Id` header value.
     pub fn request_id(&self) -> HeaderValue {
         let bytes = self.next(Stream::RequestId);
-        HeaderValue::from_maybe_shared(Bytes::from(opaque("req_", &bytes)))
-            .expect("ids are alphanumeric")
+        // Built on the stack: one copy into the header value, no String.
+        let mut id = [0u8; 4 + OPAQUE_LEN];
+        id[..4].copy_from_slice(b"req_");
+        for (slot, b) in id[4..].iter_mut().zip(&bytes[..OPAQUE_LEN]) {
+            *slot = ALPHANUMERIC[usize::from(*b % 62)];
+        }
+        HeaderValue::from_bytes(&id).expect("ids are alphanumeric")
     }
 }
 
@@ -175,6 +179,17 @@ mod tests {
     fn a_plus_in_a_session_segment_is_kept() {
         assert_eq!(session_segment("ci+run%2D1").unwrap(), "ci+run-1");
         assert!(session_segment("a%20b").is_err());
+    }
+
+    #[test]
+    fn request_ids_are_the_opaque_ids_of_their_bytes() {
+        let seeded = Fresh::new(Some(7));
+        let again = Fresh::new(Some(7));
+        let id = seeded.request_id();
+        assert_eq!(
+            id.to_str().unwrap(),
+            opaque("req_", &again.next(Stream::RequestId))
+        );
     }
 
     #[test]
