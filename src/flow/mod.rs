@@ -59,8 +59,8 @@ pub(crate) struct Issued {
 
 /// A session's hash, as stores that only reset by session keep it.
 pub(crate) fn session_hash(session: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(session)
+    use std::hash::BuildHasher;
+    crate::ids::FnvBuild::default().hash_one(session)
 }
 
 /// The first 8 bytes of a 32-byte digest or nonce: how the stores key them.
