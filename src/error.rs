@@ -11,7 +11,7 @@ pub enum StartError {
     #[error("{0}")]
     Settings(#[source] SettingErrors),
     /// Key files that could not be loaded.
-    #[error("{}", list(.0))]
+    #[error("{}", KeyFileList(.0))]
     KeyFiles(Vec<KeyFileError>),
     /// Scenario files with errors.
     #[error("{0}")]
@@ -55,12 +55,13 @@ impl StartError {
     }
 }
 
-fn list(errors: &[KeyFileError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Key file errors, one per line.
+struct KeyFileList<'a>(&'a [KeyFileError]);
+
+impl std::fmt::Display for KeyFileList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::diag::write_lines(f, self.0)
+    }
 }
 
 fn bind_hint(source: &std::io::Error) -> &'static str {

@@ -542,13 +542,7 @@ pub struct SettingErrors(pub Vec<SettingError>);
 
 impl fmt::Display for SettingErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
+        crate::diag::write_lines(f, &self.0)
     }
 }
 
