@@ -5,6 +5,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 /// One mistake in a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +92,24 @@ impl<'a> FileErrors<'a> {
             position: span.map(|span| line_column(self.text, span.start)),
             message,
         });
+    }
+
+    /// The table `value` is, or an error saying what `key` must be.
+    pub fn table<'v, 'i>(
+        &mut self,
+        value: &'v Spanned<DeValue<'i>>,
+        key: &str,
+    ) -> Option<&'v DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(table) => Some(table),
+            other => {
+                self.at(
+                    value,
+                    format!("{key} must be a table (got {})", other.type_str()),
+                );
+                None
+            }
+        }
     }
 
     /// An error at a value.

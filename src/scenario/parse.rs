@@ -122,7 +122,7 @@ pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
 /// Validates values, collecting errors with their positions.
 pub(super) struct Checker<'a> {
-    errors: FileErrors<'a>,
+    pub(super) errors: FileErrors<'a>,
 }
 
 const STEP_KEYS: &str = "status, times, title, details, pointer, body, content-type, headers, delay-ms, fault, when, after-real, claim-result";
@@ -162,25 +162,8 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn table<'v, 'i>(
-        &mut self,
-        value: &'v Value<'i>,
-        key: &str,
-    ) -> Option<&'v DeTable<'i>> {
-        match value.get_ref() {
-            DeValue::Table(table) => Some(table),
-            other => {
-                self.at_value(
-                    value,
-                    format!("{key} must be a table (got {})", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
     fn rate_limit(&mut self, value: &Value<'_>) -> Option<ScenarioRateLimit> {
-        let table = self.table(value, "rate-limit")?;
+        let table = self.errors.table(value, "rate-limit")?;
         let mut limit = None;
         let mut window = None;
         for (key, value) in table {
@@ -238,7 +221,7 @@ impl Checker<'_> {
     }
 
     fn step(&mut self, value: &Value<'_>, number: usize) -> Option<Step> {
-        let table = self.table(value, &format!("step {number}"))?;
+        let table = self.errors.table(value, &format!("step {number}"))?;
         let errors_before = self.errors.list.len();
         let mut status = None;
         let mut times = Times::Count(1);
@@ -453,7 +436,7 @@ impl Checker<'_> {
     }
 
     fn headers(&mut self, value: &Value<'_>) -> Vec<(HeaderName, Vec<HeaderValue>)> {
-        let Some(table) = self.table(value, "headers") else {
+        let Some(table) = self.errors.table(value, "headers") else {
             return Vec::new();
         };
         let mut out = Vec::new();

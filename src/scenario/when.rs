@@ -82,7 +82,7 @@ impl Checker<'_> {
 
     pub(super) fn when(&mut self, value: &Value<'_>) -> When {
         let mut when = When::default();
-        let Some(table) = self.table(value, "when") else {
+        let Some(table) = self.errors.table(value, "when") else {
             return when;
         };
         for (key, value) in table {
@@ -112,7 +112,7 @@ impl Checker<'_> {
                 },
                 "endpoint" => when.endpoints = self.endpoints(value),
                 "body" => {
-                    let Some(conditions) = self.table(value, "when.body") else {
+                    let Some(conditions) = self.errors.table(value, "when.body") else {
                         continue;
                     };
                     for (pointer, value) in conditions {
@@ -133,7 +133,7 @@ impl Checker<'_> {
                     }
                 }
                 "header" => {
-                    let Some(headers) = self.table(value, "when.header") else {
+                    let Some(headers) = self.errors.table(value, "when.header") else {
                         continue;
                     };
                     for (name, value) in headers {

@@ -175,7 +175,7 @@ impl<'a> Reader<'a> {
                 "journal" => self.journal(value, s),
                 "token-type" => s.token_type = self.token_type(value).or(s.token_type),
                 "token-types" => {
-                    let Some(table) = self.table(value, "token-types") else {
+                    let Some(table) = self.errors.table(value, "token-types") else {
                         continue;
                     };
                     for (name, value) in table {
@@ -211,7 +211,7 @@ impl<'a> Reader<'a> {
     }
 
     fn wire(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "wire") else {
+        let Some(table) = self.errors.table(value, "wire") else {
             return;
         };
         for (key, value) in table {
@@ -233,7 +233,7 @@ impl<'a> Reader<'a> {
     }
 
     fn claim_types(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "claim-types") else {
+        let Some(table) = self.errors.table(value, "claim-types") else {
             return;
         };
         let (mut add, mut only) = (None, None);
@@ -267,7 +267,7 @@ impl<'a> Reader<'a> {
     }
 
     fn auth(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "auth") else {
+        let Some(table) = self.errors.table(value, "auth") else {
             return;
         };
         let mut prefixed = None;
@@ -292,7 +292,7 @@ impl<'a> Reader<'a> {
     }
 
     fn api_key(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "auth.keys entry") else {
+        let Some(table) = self.errors.table(value, "auth.keys entry") else {
             return;
         };
         let (mut name, mut environment, mut limit) = (None, None, None);
@@ -342,7 +342,7 @@ impl<'a> Reader<'a> {
     }
 
     fn rate_limit(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "rate-limit") else {
+        let Some(table) = self.errors.table(value, "rate-limit") else {
             return;
         };
         for (key, value) in table {
@@ -365,7 +365,7 @@ impl<'a> Reader<'a> {
     }
 
     fn environments(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "environments") else {
+        let Some(table) = self.errors.table(value, "environments") else {
             return;
         };
         for (key, value) in table {
@@ -377,7 +377,7 @@ impl<'a> Reader<'a> {
                     continue;
                 }
             };
-            let Some(inner) = self.table(value, "environments entry") else {
+            let Some(inner) = self.errors.table(value, "environments entry") else {
                 continue;
             };
             for (key, value) in inner {
@@ -394,7 +394,7 @@ impl<'a> Reader<'a> {
     }
 
     fn keys(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "keys") else {
+        let Some(table) = self.errors.table(value, "keys") else {
             return;
         };
         for (key, value) in table {
@@ -446,7 +446,7 @@ impl<'a> Reader<'a> {
     }
 
     fn journal(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "journal") else {
+        let Some(table) = self.errors.table(value, "journal") else {
             return;
         };
         let mut limits = JournalLimits::default();
@@ -496,7 +496,7 @@ impl<'a> Reader<'a> {
     }
 
     fn relays(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "relays") else {
+        let Some(table) = self.errors.table(value, "relays") else {
             return;
         };
         for (key, value) in table {
@@ -523,7 +523,7 @@ impl<'a> Reader<'a> {
     }
 
     fn limits(&mut self, value: &Value<'_>, s: &mut Settings) {
-        let Some(table) = self.table(value, "limits") else {
+        let Some(table) = self.errors.table(value, "limits") else {
             return;
         };
         for (key, value) in table {

@@ -4,7 +4,7 @@
 
 use super::file::{Reader, Value};
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 
 impl Reader<'_> {
     /// Notes where a setting (or an entry of one) was written.
@@ -35,23 +35,6 @@ impl Reader<'_> {
             Some(key.span()),
             format!("unknown field `{name}`, expected {expected}"),
         );
-    }
-
-    pub(super) fn table<'v, 'i>(
-        &mut self,
-        value: &'v Value<'i>,
-        key: &str,
-    ) -> Option<&'v DeTable<'i>> {
-        match value.get_ref() {
-            DeValue::Table(table) => Some(table),
-            other => {
-                self.errors.at(
-                    value,
-                    format!("{key} must be a table (got {})", other.type_str()),
-                );
-                None
-            }
-        }
     }
 
     /// A string; `mark` (when not empty) notes its place for validation.
