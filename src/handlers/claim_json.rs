@@ -9,8 +9,8 @@ use super::claim::invalid;
 use crate::api::ApiError;
 use crate::flow::relays::Relay;
 use crate::keys::Namespace;
-use crate::privacypass::b64;
 use crate::privacypass::persona::{self, EchoedChallenge, JsonToken};
+use crate::privacypass::{b64, hex};
 use crate::state::State;
 
 /// Verifies a JSON token for `relay`; returns its nonce.
@@ -91,7 +91,7 @@ fn mac_scope<'s>(
             claim_type,
             namespace.name(),
         );
-        constant_time_eq(expected.as_bytes(), challenge.mac.as_bytes())
+        hex::constant_time_eq(expected.as_bytes(), challenge.mac.as_bytes())
     };
     if matches(&relay.claim_type, relay.namespace) {
         return Ok((&relay.claim_type, relay.namespace));
@@ -121,8 +121,4 @@ fn mac_scope<'s>(
                 "The challenge's mac does not match {field}: the challenge was altered, or persona-mock did not issue it."
             ))
         })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

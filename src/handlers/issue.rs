@@ -7,7 +7,7 @@ use crate::api::ApiError;
 use crate::api::body::{Body, FieldSpec, Kind, Schema};
 use crate::api::response::HttpResponse;
 use crate::keys::IssuerKey;
-use crate::privacypass::{TokenRequest, b64};
+use crate::privacypass::{TokenRequest, b64, hex};
 use crate::state::State;
 use hyper::StatusCode;
 use serde_json::Value;
@@ -60,7 +60,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
 
 /// The issuer key a `key-id` names.
 fn find_key<'s>(state: &'s State, key_id: &str) -> Result<&'s IssuerKey, ApiError> {
-    let id = decode_hex_id(key_id).ok_or_else(|| {
+    let id = hex::decode_32(key_id.trim()).ok_or_else(|| {
         ApiError::unprocessable(
             "/key-id",
             format!(
@@ -113,18 +113,4 @@ fn blinded_input<'b>(key: &IssuerKey, bytes: &'b [u8]) -> Result<&'b [u8], ApiEr
         ));
     }
     Ok(request.blinded_msg)
-}
-
-/// 32 bytes from 64 hex characters (either case).
-pub(crate) fn decode_hex_id(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim().as_bytes();
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in text.chunks(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
-    }
-    Some(out)
 }

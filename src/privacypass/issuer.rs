@@ -202,7 +202,7 @@ impl IssuerSecret {
         match self {
             IssuerSecret::P384 { secret, server, .. } => {
                 match IssuerSecret::voprf(secret, server).evaluate(input) {
-                    Ok(output) => constant_time_eq(&output, authenticator),
+                    Ok(output) => super::hex::constant_time_eq(&output, authenticator),
                     Err(_) => false,
                 }
             }
@@ -211,10 +211,6 @@ impl IssuerSecret {
                 .is_ok(),
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl TokenType {

@@ -165,19 +165,10 @@ pub fn token_input(nonce: &str, mac: &str, key_id: &str) -> [u8; 98] {
 
 /// A lowercase hex text of 32 bytes, decoded.
 pub fn nonce_bytes(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64
-        || !text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-        out[i] = digit(pair[0]) << 4 | digit(pair[1]);
-    }
-    Some(out)
+    let lowercase = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    lowercase.then(|| super::hex::decode_32(text)).flatten()
 }
 
 #[cfg(test)]
