@@ -139,6 +139,10 @@ impl std::hash::Hasher for Fnv {
 /// Maps keyed by short strings from the configuration.
 pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
+/// The path prefix that selects a session (and optionally a scenario), and
+/// under which the control API shows and binds sessions.
+pub const SESSION_PREFIX: &str = "/__mock/sessions/";
+
 /// Whether a session id is 1 to 128 visible ASCII characters.
 pub fn is_session_id(id: &[u8]) -> bool {
     !id.is_empty() && id.len() <= 128 && id.iter().all(|b| (0x21..=0x7e).contains(b))

@@ -7,7 +7,9 @@ use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
 use crate::auth::scenario_window_key;
-use crate::ids::{decode_query_value, decode_segment, is_session_id, session_segment};
+use crate::ids::{
+    SESSION_PREFIX, decode_query_value, decode_segment, is_session_id, session_segment,
+};
 use crate::journal::JournalEntry;
 use crate::keys::Namespace;
 use crate::scenario::{Scenario, Then};
@@ -175,7 +177,7 @@ fn method_not_allowed(allow: &'static str, method: &Method, path: &str) -> ApiEr
 /// Whether a path is the control API's (under `/__mock/`, but not a
 /// session-prefixed API path).
 pub(crate) fn is_control_path(path: &str) -> bool {
-    if let Some(rest) = path.strip_prefix("/__mock/sessions/") {
+    if let Some(rest) = path.strip_prefix(SESSION_PREFIX) {
         return !rest.contains('/');
     }
     path == "/__mock" || path.starts_with("/__mock/")

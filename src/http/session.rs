@@ -4,15 +4,13 @@
 //! else the shared default.
 
 use crate::api::ApiError;
-use crate::ids::{is_session_id, session_segment};
+use crate::ids::{SESSION_PREFIX, is_session_id, session_segment};
 use hyper::StatusCode;
 use hyper::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use std::borrow::Cow;
 
 /// The session of requests that name none and send no API key.
 pub const DEFAULT_SESSION: &str = "default";
-/// The path prefix that selects a session (and optionally a scenario).
-pub const SESSION_PREFIX: &str = "/__mock/sessions/";
 
 static SESSION_HEADER: HeaderName = HeaderName::from_static("persona-mock-session");
 
