@@ -149,17 +149,20 @@ impl RelayStore {
         lock(&self.inner).get_mut(&token.to_string()).map(change)
     }
 
-    /// Copies of the relays of one session (or all), oldest first, and how
-    /// many were dropped for the cap.
-    pub fn list(&self, session: Option<&str>) -> (Vec<Relay>, u64) {
-        let inner = lock(&self.inner);
-        let relays = inner
+    /// Copies of the relays of one session (or all), oldest first.
+    pub fn list(&self, session: Option<&str>) -> Vec<Relay> {
+        lock(&self.inner)
             .iter()
             .map(|(_, r)| r)
             .filter(|r| session.is_none_or(|s| r.session == s))
             .cloned()
-            .collect();
-        (relays, inner.dropped)
+            .collect()
+    }
+
+    /// How many relays are kept, and how many were dropped for the cap.
+    pub fn counts(&self) -> (usize, u64) {
+        let inner = lock(&self.inner);
+        (inner.len(), inner.dropped)
     }
 
     /// Forgets the relays of one session, or all.

@@ -63,15 +63,14 @@ struct Stores {
 
 /// `GET /__mock/relays`.
 pub(super) fn list(state: &State, session: Option<&str>) -> Result<HttpResponse, ApiError> {
-    let (relays, dropped) = state.relays.list(session);
+    let relays = state.relays.list(session);
     let store = |(count, dropped): (usize, u64)| Store { count, dropped };
-    let all = state.relays.list(None).0.len();
     let view = RelayList {
         session,
         count: relays.len(),
         relays: relays.iter().map(view).collect(),
         stores: Stores {
-            relays: store((all, dropped)),
+            relays: store(state.relays.counts()),
             challenges: store(state.challenges.counts()),
             spent_tokens: store(state.spent.counts()),
             idempotency_keys: store(state.idempotency.counts()),

@@ -552,6 +552,13 @@ async fn relays_are_listed_and_cleared_by_a_reset() {
     assert_eq!(list["count"], 1);
     assert_eq!(list["relays"][0]["relay_token"], relay.token);
     assert_eq!(list["relays"][0]["namespace"], "sandbox");
+    let other = get("/__mock/relays?session=other").await.json();
+    assert_eq!(other["count"], 0, "another session lists none");
+    assert_eq!(
+        other["stores"]["relays"]["count"], 1,
+        "the store counts all"
+    );
+    assert_eq!(other["stores"]["relays"]["dropped"], 0);
     let sandbox_fail = crate::support::send(
         server.addr(),
         "POST",
@@ -571,6 +578,7 @@ async fn relays_are_listed_and_cleared_by_a_reset() {
     .await;
     let list = get("/__mock/relays").await.json();
     assert_eq!(list["count"], 0);
+    assert_eq!(list["stores"]["relays"]["count"], 0);
     let token = client.token(&client.challenge(AGE18, true).await).await;
     assert_eq!(client.redeem(&relay, &token).await.status, 404);
 }
