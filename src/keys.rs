@@ -345,15 +345,16 @@ impl KeyRing {
         }
     }
 
-    /// The key for a claim type, or `None` if the claim type is not served.
-    /// A key not made yet is made now (the background warm-up usually got
-    /// there first).
-    pub fn get(&self, namespace: Namespace, claim_type: &str) -> Option<&IssuerKey> {
+    /// The position of a claim type in [`KeyRing::claim_types`] and its key,
+    /// or `None` if the claim type is not served. A key not made yet is made
+    /// now (the background warm-up usually got there first).
+    pub fn get(&self, namespace: Namespace, claim_type: &str) -> Option<(u16, &IssuerKey)> {
         let slot = self.slots(namespace).get(claim_type)?;
-        Some(slot.key.get_or_init(|| {
+        let key = slot.key.get_or_init(|| {
             let secret = self.source.generate(namespace, claim_type, slot.token_type);
             IssuerKey::new(secret, self.wire)
-        }))
+        });
+        Some((slot.index, key))
     }
 
     /// The key whose id (either encoding's) is `id`, with its namespace and
@@ -372,13 +373,6 @@ impl KeyRing {
     /// The claim types served, in configuration order.
     pub fn claim_types(&self) -> &[String] {
         &self.claim_types
-    }
-
-    /// The position of a claim type in [`KeyRing::claim_types`].
-    pub fn claim_index(&self, claim_type: &str) -> Option<u16> {
-        self.slots(Namespace::Production)
-            .get(claim_type)
-            .map(|slot| slot.index)
     }
 
     /// The token type a claim type issues.
@@ -498,11 +492,13 @@ mod tests {
         let first = ring
             .get(Namespace::Production, "a")
             .unwrap()
+            .1
             .token_key_b64()
             .to_string();
         assert_eq!(
             ring.get(Namespace::Production, "a")
                 .unwrap()
+                .1
                 .token_key_b64(),
             first
         );
@@ -518,7 +514,7 @@ mod tests {
             (Namespace::Sandbox, "b"),
         ]
         .iter()
-        .map(|(ns, c)| ring.get(*ns, c).unwrap().token_key_id_hex())
+        .map(|(ns, c)| ring.get(*ns, c).unwrap().1.token_key_id_hex())
         .collect();
         let unique: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), 4, "{ids:?}");
@@ -532,6 +528,7 @@ mod tests {
         let id = |r: &KeyRing| {
             r.get(Namespace::Sandbox, "b")
                 .unwrap()
+                .1
                 .token_key_id_hex()
                 .to_string()
         };
@@ -552,8 +549,8 @@ mod tests {
     fn encodings_follow_the_wire_format() {
         let der = ring(KeySource::Seeded(3), Profile::Reference);
         let rfc = ring(KeySource::Seeded(3), Profile::Rfc9578);
-        let der_key = der.get(Namespace::Production, "a").unwrap();
-        let rfc_key = rfc.get(Namespace::Production, "a").unwrap();
+        let der_key = der.get(Namespace::Production, "a").unwrap().1;
+        let rfc_key = rfc.get(Namespace::Production, "a").unwrap().1;
         assert_eq!(der_key.token_key().len(), 120);
         assert_eq!(rfc_key.token_key().len(), 49);
         // The DER key ends with the uncompressed point whose x the compressed one carries.

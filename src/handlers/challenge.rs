@@ -37,11 +37,11 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     let request = SCHEMA.check(body, state.allow_unknown_fields, ctx.inflection)?;
     let claim_type = request.str("claim-type").unwrap_or_default();
     let namespace = Namespace::of(request.bool("sandbox").unwrap_or(false));
-    let Some(key) = state.keys.get(namespace, claim_type) else {
+    let Some((claim_index, key)) = state.keys.get(namespace, claim_type) else {
         return Err(super::unknown_claim_type(state, claim_type));
     };
     let challenge = match state.wire.challenge {
-        ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_type, namespace),
+        ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_index, namespace),
         ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
     };
     let [k_challenge, k_token_key, k_token_key_id] =
@@ -77,7 +77,7 @@ fn rfc9577(
     state: &State,
     ctx: &Ctx<'_>,
     key: &IssuerKey,
-    claim_type: &str,
+    claim_index: u16,
     namespace: Namespace,
 ) -> Vec<u8> {
     let context = match state.challenge.redemption_context {
@@ -99,7 +99,7 @@ fn rfc9577(
     state.challenges.record(
         &Sha256::digest(&bytes).into(),
         Issued {
-            claim_type: state.keys.claim_index(claim_type).unwrap_or(u16::MAX),
+            claim_type: claim_index,
             namespace,
             at: state.clock.now(),
             session: session_hash(ctx.session),

@@ -160,7 +160,7 @@ fn check_key<'s>(
     relay: &Relay,
     token: &Token,
 ) -> Result<&'s IssuerKey, ApiError> {
-    let key = state
+    let (_, key) = state
         .keys
         .get(relay.namespace, &relay.claim_type)
         .expect("relays are created for served claim types");

@@ -51,7 +51,7 @@ pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[
             relay.namespace.name()
         )));
     }
-    let key = state
+    let (_, key) = state
         .keys
         .get(relay.namespace, &relay.claim_type)
         .expect("relays are created for served claim types");

@@ -345,7 +345,7 @@ pub(crate) fn handle(
                 let mut keys = Vec::new();
                 for namespace in Namespace::ALL {
                     for claim_type in state.keys.claim_types() {
-                        let key = state
+                        let (_, key) = state
                             .keys
                             .get(namespace, claim_type)
                             .expect("configured claim type");
