@@ -20,7 +20,7 @@ use crate::scenario::{
     DeleteError, MAX_UPLOADS, Scenario, ScenarioStore, Sessions, StoreError, UploadError,
     is_scenario_name,
 };
-use crate::settings::{Limits, RedemptionContext, RelaySettings, Settings};
+use crate::settings::{Limits, PERSONA_API_HOST, RedemptionContext, RelaySettings, Settings};
 use hyper::StatusCode;
 use hyper::header::HeaderValue;
 use std::collections::VecDeque;
@@ -235,7 +235,7 @@ impl State {
                 origin_info: settings.origin_info.join(",").into_bytes(),
                 redemption_context: settings.redemption_context,
                 response_keys,
-                json_issuer_name: if settings.issuer_name == Settings::default().issuer_name {
+                json_issuer_name: if settings.issuer_name == PERSONA_API_HOST {
                     crate::privacypass::persona::ISSUER_NAME.to_string()
                 } else {
                     settings.issuer_name.clone()

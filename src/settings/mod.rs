@@ -24,6 +24,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Persona's API host: the default `issuer_name` and `origin_info` of
+/// challenges.
+pub const PERSONA_API_HOST: &str = "api.withpersona.com";
+
 /// The claim types Persona's API reference lists.
 pub const DEFAULT_CLAIM_TYPES: [&str; 10] = [
     "live_human_presence",
@@ -165,8 +169,8 @@ impl Default for Settings {
             token_key: None,
             padding: None,
             seed: None,
-            issuer_name: "api.withpersona.com".into(),
-            origin_info: vec!["api.withpersona.com".into()],
+            issuer_name: PERSONA_API_HOST.into(),
+            origin_info: vec![PERSONA_API_HOST.into()],
             redemption_context: RedemptionContext::Random,
             claim_types: DEFAULT_CLAIM_TYPES.iter().map(|s| s.to_string()).collect(),
             allow_unknown_fields: false,
