@@ -38,7 +38,7 @@ pub(crate) struct Bounded<K, V, S = RandomState> {
     next: u64,
     cap: usize,
     /// Entries evicted to respect the cap.
-    pub dropped: u64,
+    dropped: u64,
 }
 
 impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
@@ -106,9 +106,18 @@ impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
         self.dropped = 0;
     }
 
-    /// How many entries there are.
-    pub fn len(&self) -> usize {
-        self.map.len()
+    /// How many entries there are, and how many were evicted for the cap.
+    pub fn counts(&self) -> (usize, u64) {
+        (self.map.len(), self.dropped)
+    }
+
+    /// Forgets the entries that `belongs` says are the session's, or
+    /// everything (with the drop count) when there is no session.
+    pub fn reset<T>(&mut self, session: Option<T>, belongs: impl Fn(&V, &T) -> bool) {
+        match session {
+            Some(s) => self.retain(|_, v| !belongs(v, &s)),
+            None => self.clear(),
+        }
     }
 
     /// The entries, oldest first.
@@ -130,8 +139,7 @@ mod tests {
         for i in 0..5 {
             map.insert(i, i * 10);
         }
-        assert_eq!(map.len(), 3);
-        assert_eq!(map.dropped, 2);
+        assert_eq!(map.counts(), (3, 2));
         assert_eq!(map.get(&0), None);
         assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [2, 3, 4]);
         // Replacing an entry makes it the newest.
@@ -144,11 +152,29 @@ mod tests {
     }
 
     #[test]
+    fn a_session_reset_keeps_other_sessions_and_a_full_reset_keeps_nothing() {
+        // Values are the session each entry belongs to.
+        let mut map: Bounded<i32, &str> = Bounded::new(4);
+        for (key, session) in [(0, "a"), (1, "a"), (2, "b"), (3, "a"), (4, "b")] {
+            map.insert(key, session);
+        }
+        map.reset(Some("a"), |entry, session| entry == session);
+        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(map.counts(), (2, 1), "a session reset keeps the drop count");
+        map.reset(None::<&str>, |entry, session| entry == session);
+        assert_eq!(map.counts(), (0, 0));
+    }
+
+    #[test]
     fn stale_order_entries_do_not_pile_up() {
         let mut map: Bounded<u64, u64, ByPrefix> = Bounded::new(10);
         for i in 0..10_000 {
             map.insert(i % 3, i);
         }
-        assert!(map.order.len() <= 2 * map.len() + 17, "{}", map.order.len());
+        assert!(
+            map.order.len() <= 2 * map.map.len() + 17,
+            "{}",
+            map.order.len()
+        );
     }
 }

@@ -123,17 +123,12 @@ impl IdempotencyStore {
 
     /// How many keys are remembered, and how many were forgotten for the cap.
     pub fn counts(&self) -> (usize, u64) {
-        let inner = lock(&self.inner);
-        (inner.len(), inner.dropped)
+        lock(&self.inner).counts()
     }
 
     /// Forgets the keys of one session, or all.
     pub fn reset(&self, session: Option<&str>) {
-        let mut inner = lock(&self.inner);
-        match session {
-            Some(s) => inner.retain(|_, entry| entry.session != s),
-            None => inner.clear(),
-        }
+        lock(&self.inner).reset(session, |entry, s| entry.session == *s);
     }
 }
 

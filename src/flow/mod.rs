@@ -96,20 +96,14 @@ impl ChallengeLog {
 
     /// How many are remembered, and how many were forgotten for the cap.
     pub fn counts(&self) -> (usize, u64) {
-        let inner = lock(&self.inner);
-        (inner.len(), inner.dropped)
+        lock(&self.inner).counts()
     }
 
     /// Forgets the challenges of one session, or all.
     pub fn reset(&self, session: Option<&str>) {
-        let mut inner = lock(&self.inner);
-        match session {
-            Some(s) => {
-                let hash = session_hash(s);
-                inner.retain(|_, issued| issued.session != hash)
-            }
-            None => inner.clear(),
-        }
+        lock(&self.inner).reset(session.map(session_hash), |issued, hash| {
+            issued.session == *hash
+        });
     }
 }
 
@@ -148,20 +142,12 @@ impl SpentTokens {
 
     /// How many are remembered, and how many were forgotten for the cap.
     pub fn counts(&self) -> (usize, u64) {
-        let inner = lock(&self.inner);
-        (inner.len(), inner.dropped)
+        lock(&self.inner).counts()
     }
 
     /// Forgets the nonces spent in one session, or all.
     pub fn reset(&self, session: Option<&str>) {
-        let mut inner = lock(&self.inner);
-        match session {
-            Some(s) => {
-                let hash = session_hash(s);
-                inner.retain(|_, spent| *spent != hash)
-            }
-            None => inner.clear(),
-        }
+        lock(&self.inner).reset(session.map(session_hash), |spent, hash| *spent == *hash);
     }
 }
 

@@ -161,17 +161,12 @@ impl RelayStore {
 
     /// How many relays are kept, and how many were dropped for the cap.
     pub fn counts(&self) -> (usize, u64) {
-        let inner = lock(&self.inner);
-        (inner.len(), inner.dropped)
+        lock(&self.inner).counts()
     }
 
     /// Forgets the relays of one session, or all.
     pub fn reset(&self, session: Option<&str>) {
-        let mut inner = lock(&self.inner);
-        match session {
-            Some(s) => inner.retain(|_, relay| relay.session != s),
-            None => inner.clear(),
-        }
+        lock(&self.inner).reset(session, |relay, s| relay.session == *s);
     }
 }
 
