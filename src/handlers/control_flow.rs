@@ -165,18 +165,11 @@ pub(super) fn complete(
             outcome.methodology = Some(list);
         }
     }
-    let updated = state
+    state
         .relays
         .update(token, |relay| {
             relay.outcome = outcome;
-            view(relay).to_owned_json()
+            json_value(StatusCode::OK, &view(relay))
         })
-        .ok_or_else(|| not_found(token))?;
-    Ok(json_value(StatusCode::OK, &updated))
-}
-
-impl RelayView<'_> {
-    fn to_owned_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("relay views serialize")
-    }
+        .ok_or_else(|| not_found(token))
 }
