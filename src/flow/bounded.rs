@@ -129,6 +129,70 @@ impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
     }
 }
 
+/// A map keyed by digest prefixes that remembers at least the last `cap`
+/// entries and at most `2 × cap`, in two generations: inserts go into the
+/// newer, and when it holds `cap` entries the older is forgotten whole (and
+/// counted) and the newer takes its place. Unlike [`Bounded`], an insert
+/// touches one table and keeps no insertion order, which is what the
+/// challenge path can afford on every request.
+pub(crate) struct Generations<V> {
+    newer: HashMap<u64, V, ByPrefix>,
+    older: HashMap<u64, V, ByPrefix>,
+    cap: usize,
+    /// Entries forgotten with their generation.
+    dropped: u64,
+}
+
+impl<V> Generations<V> {
+    /// An empty map remembering at least the last `cap` entries.
+    pub fn new(cap: usize) -> Self {
+        Generations {
+            newer: HashMap::default(),
+            older: HashMap::default(),
+            cap: cap.max(1),
+            dropped: 0,
+        }
+    }
+
+    /// Inserts or replaces an entry.
+    pub fn insert(&mut self, key: u64, value: V) {
+        if self.newer.len() >= self.cap {
+            // The older generation's table is cleared and reused, so a full
+            // map stops allocating.
+            self.dropped += self.older.len() as u64;
+            self.older.clear();
+            std::mem::swap(&mut self.newer, &mut self.older);
+        }
+        self.newer.insert(key, value);
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &u64) -> Option<&V> {
+        self.newer.get(key).or_else(|| self.older.get(key))
+    }
+
+    /// How many entries there are, and how many were forgotten for the cap.
+    pub fn counts(&self) -> (usize, u64) {
+        (self.newer.len() + self.older.len(), self.dropped)
+    }
+
+    /// Forgets the entries that `belongs` says are the session's, or
+    /// everything (with the drop count) when there is no session.
+    pub fn reset<T>(&mut self, session: Option<T>, belongs: impl Fn(&V, &T) -> bool) {
+        match session {
+            Some(s) => {
+                self.newer.retain(|_, v| !belongs(v, &s));
+                self.older.retain(|_, v| !belongs(v, &s));
+            }
+            None => {
+                self.newer.clear();
+                self.older.clear();
+                self.dropped = 0;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +240,46 @@ mod tests {
             "{}",
             map.order.len()
         );
+    }
+
+    #[test]
+    fn generations_remember_the_last_cap_entries_and_count_what_they_forget() {
+        let mut map: Generations<u64> = Generations::new(3);
+        for i in 0..10u64 {
+            map.insert(i, i * 10);
+            // Whatever came in, the last three are always there.
+            for recent in i.saturating_sub(2)..=i {
+                assert_eq!(
+                    map.get(&recent),
+                    Some(&(recent * 10)),
+                    "after {i}: {recent}"
+                );
+            }
+            let (held, dropped) = map.counts();
+            assert!(held <= 6, "never more than two generations: {held}");
+            assert_eq!(
+                held as u64 + dropped,
+                i + 1,
+                "every entry is held or counted"
+            );
+        }
+        assert_eq!(map.get(&0), None);
+        assert_eq!(map.counts(), (4, 6));
+    }
+
+    #[test]
+    fn generations_reset_by_session_in_both_generations() {
+        let mut map: Generations<&str> = Generations::new(2);
+        for (key, session) in [(0, "a"), (1, "b"), (2, "a"), (3, "b")] {
+            map.insert(key, session);
+        }
+        map.reset(Some("a"), |entry, session| entry == session);
+        assert_eq!(
+            (map.get(&0), map.get(&1), map.get(&2)),
+            (None, Some(&"b"), None)
+        );
+        assert_eq!(map.counts(), (2, 0));
+        map.reset(None::<&str>, |entry, session| entry == session);
+        assert_eq!(map.counts(), (0, 0));
     }
 }
