@@ -2,6 +2,7 @@
 //! per session and bounded (per session and overall, oldest dropped first)
 //! so memory stays flat under load.
 
+use crate::ids::FnvBuild;
 use crate::scenario::Fault;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -190,9 +191,9 @@ struct Entries {
     /// Every kept entry, oldest first.
     list: VecDeque<Record>,
     /// Kept entries per session.
-    per_session: HashMap<String, usize>,
+    per_session: HashMap<String, usize, FnvBuild>,
     /// Entries dropped to respect the limits, per session.
-    dropped: HashMap<String, u64>,
+    dropped: HashMap<String, u64, FnvBuild>,
     /// Entries dropped overall.
     dropped_total: u64,
     /// The last sequence number given.
@@ -237,15 +238,20 @@ impl Journal {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         e.seq += 1;
         entry.seq = e.seq;
-        let session = entry.session.clone();
-        let count = e.per_session.entry(session.clone()).or_insert(0);
+        // A known session's count is bumped in place: no key is allocated
+        // on the request path once a session has entries.
+        let count = match e.per_session.get_mut(&entry.session) {
+            Some(count) => count,
+            None => e.per_session.entry(entry.session.clone()).or_insert(0),
+        };
         *count += 1;
-        let over_session = *count > self.limits.per_session;
-        e.list.push_back(entry);
-        if over_session && let Some(index) = e.list.iter().position(|x| x.session == session) {
+        if *count > self.limits.per_session
+            && let Some(index) = e.list.iter().position(|x| x.session == entry.session)
+        {
             e.list.remove(index);
-            drop_one(&mut e, &session);
+            drop_one(&mut e, &entry.session);
         }
+        e.list.push_back(entry);
         while e.list.len() > self.limits.total {
             let Some(oldest) = e.list.pop_front() else {
                 break;
@@ -300,7 +306,12 @@ fn drop_one(e: &mut Entries, session: &str) {
             e.per_session.remove(session);
         }
     }
-    *e.dropped.entry(session.to_owned()).or_insert(0) += 1;
+    match e.dropped.get_mut(session) {
+        Some(dropped) => *dropped += 1,
+        None => {
+            e.dropped.insert(session.to_owned(), 1);
+        }
+    }
     e.dropped_total += 1;
 }
 
