@@ -23,14 +23,14 @@ use persona_mock::privacypass::{IssuerSecret, RsaSecret};
 use rand::Rng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use voprf::{EvaluationElement, Group, Proof, VoprfClient};
 
 mod support;
 
-use support::{Server, content_length, cpu_time_precise, post_once};
+use support::{Server, cpu_time_precise, machine, post_once, read_response, request};
 
 const CLAIM: &str = "age_over18_verified";
 /// Keep-alive connections (`BENCH_CONNECTIONS`, default 2).
@@ -49,9 +49,8 @@ fn main() {
     let root = env!("CARGO_MANIFEST_DIR");
     println!("# persona-mock issuance and redemption benchmark\n");
     println!(
-        "Machine: {}, {} cores. {n} requests per measurement over {} keep-alive connections; bare operations in the benchmark process on as many threads.\n",
-        cpu_model(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "Machine: {}. {n} requests per measurement over {} keep-alive connections; bare operations in the benchmark process on as many threads.\n",
+        machine(),
         connections()
     );
     println!("| operation | bare crypto | server CPU per request | overhead | requests/s |");
@@ -315,19 +314,6 @@ fn through_server_each(
     run(server, requests, status)
 }
 
-fn request(path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    head.push_str(body);
-    head.into_bytes()
-}
-
 fn run(server: &Server, requests: Vec<Vec<u8>>, status: u16) -> (f64, Duration, Vec<Vec<u8>>) {
     let n = requests.len();
     let chunk = n.div_ceil(connections());
@@ -376,26 +362,6 @@ fn run(server: &Server, requests: Vec<Vec<u8>>, status: u16) -> (f64, Duration, 
     )
 }
 
-fn read_response(reader: &mut BufReader<TcpStream>) -> (u16, Vec<u8>) {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; content_length(&head).unwrap_or(0)];
-    reader.read_exact(&mut body).unwrap();
-    (status, body)
-}
-
 fn body_of(response: &[u8]) -> &[u8] {
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     &response[split + 4..]
@@ -411,15 +377,4 @@ fn unb64(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
         .unwrap()
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }

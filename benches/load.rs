@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Server, content_length, cpu_time, memory, mock_binary, post_once};
+use support::{Server, content_length, cpu_time, machine, memory, mock_binary, post_once};
 
 const PATH: &str = "/api/privacy/v1/relays/challenge";
 const BODY: &str = r#"{"claim-type":"age_over18_verified"}"#;
@@ -59,7 +59,10 @@ fn main() {
         report.push('\n');
     };
 
-    say(format!("# persona-mock benchmark\n\n{}\n", machine()));
+    say(format!(
+        "# persona-mock benchmark\n\nMachine: {}\n",
+        machine()
+    ));
     say(format!(
         "Command: `cargo bench --bench load` ({seconds} s per measurement, {runs} runs, medians)\n"
     ));
@@ -201,33 +204,6 @@ fn millis(d: Duration) -> String {
 }
 
 /// The machine, for the record.
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map_or("unknown".to_string(), |m| m.trim().to_string());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines().next().map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<u64>()
-                    .unwrap_or(0)
-            })
-        })
-        .unwrap_or(0);
-    format!(
-        "Machine: {model}, {cores} cores, {} GiB memory, {}",
-        memory / 1024 / 1024,
-        std::env::consts::OS
-    )
-}
-
 /// One request on a fresh connection; returns the body.
 fn first_response(address: SocketAddr) -> Vec<u8> {
     let bytes = post_once(address, PATH, BODY);

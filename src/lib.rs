@@ -82,6 +82,25 @@ pub mod testing {
         Then, Times, When, parse_scenario,
     };
     pub use crate::state::State;
+
+    /// Spends `count` random token nonces in `session`, as that many
+    /// redemptions would, without minting the tokens (1,000,000 real tokens
+    /// take about half an hour of signing): the scale benchmark fills the
+    /// store this way before timing real redemptions.
+    pub fn spend_random_nonces(state: &State, count: usize, session: &str) {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let mut nonce = [0u8; 32];
+        for _ in 0..count {
+            rng.fill_bytes(&mut nonce);
+            state.spent.spend(&nonce, session);
+        }
+    }
+
+    /// How many spent nonces the state remembers.
+    pub fn spent_count(state: &State) -> usize {
+        state.spent.counts().0
+    }
 }
 
 /// The README's Rust examples, compiled and run as doctests.

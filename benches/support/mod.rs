@@ -1,6 +1,6 @@
 //! What the benchmarks share: server processes, their memory and CPU.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -124,4 +124,70 @@ pub fn post_once(address: SocketAddr, path: &str, body: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).unwrap();
     bytes
+}
+
+/// A keep-alive POST request with a JSON body and extra headers.
+#[allow(dead_code)]
+pub fn request(path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.push_str(body);
+    head.into_bytes()
+}
+
+/// Reads one response: its status and body.
+#[allow(dead_code)]
+pub fn read_response(reader: &mut BufReader<std::net::TcpStream>) -> (u16, Vec<u8>) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; content_length(&head).unwrap_or(0)];
+    reader.read_exact(&mut body).unwrap();
+    (status, body)
+}
+
+/// The machine, as the reports name it: CPU model, cores, memory, OS.
+#[allow(dead_code)]
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown".to_string(), |m| m.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0);
+    format!(
+        "{model}, {cores} cores, {} GiB memory, {}",
+        memory / 1024 / 1024,
+        std::env::consts::OS
+    )
 }
