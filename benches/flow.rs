@@ -2,25 +2,32 @@
 //!
 //! In one run on one machine it measures:
 //! - the bare cryptographic operations, in this process, on as many threads
-//!   as the server gets connections, with the keys the server serves: VOPRF blind evaluation with its DLEQ
-//!   proof and the VOPRF output a redemption recomputes (token type 1),
-//!   Blind RSA signing and RSASSA-PSS verification (token type 2);
+//!   as the server gets connections, with the keys the server serves: VOPRF
+//!   blind evaluation with its DLEQ proof and the VOPRF output a redemption
+//!   recomputes (token type 1), Blind RSA signing and RSASSA-PSS
+//!   verification (token type 2 and the `persona-sdk` profile);
 //! - the same operations through persona-mock (`POST /api/v1/privacy-passes`
 //!   and `POST …/generate-claim`, journal on), over 2 keep-alive connections
-//!   (`BENCH_CONNECTIONS`):
-//!   requests/s and server CPU per request, from `/proc/PID/task/*/schedstat`
-//!   (nanosecond resolution).
+//!   (`BENCH_CONNECTIONS`): requests/s and server CPU per request, from
+//!   `/proc/PID/task/*/schedstat` (nanosecond resolution);
+//! - complete Relay flows (create, challenge, blind, issue, finalize,
+//!   redeem) per second for each kind of token, with each server step's
+//!   p50 and p99;
+//! - challenge latency alone and while type 1 issuance keeps the server's
+//!   cores busy (crypto runs inline on the runtime's workers).
 //!
 //! The overhead of HTTP and bookkeeping is server CPU per request minus the
 //! bare operation. Blinding and finalizing are done by this client before
-//! each measurement, never while the server is timed. `BENCH_REQUESTS`
-//! (default 600) sets the requests per measurement; `PERSONA_MOCK_BIN`
-//! measures another build.
+//! each measurement, never while the server is timed (except in the full
+//! flows, where the client's work is part of a flow). `BENCH_REQUESTS`
+//! (default 600) sets the requests per measurement (a quarter as many full
+//! flows); `PERSONA_MOCK_BIN` measures another build.
 
 use blind_rsa_signatures::{BlindSignature, PublicKeySha384PSSDeterministic};
 use p384::NistP384;
 use persona_mock::privacypass::{IssuerSecret, RsaSecret};
 use rand::Rng;
+use rsa::pkcs8::DecodePublicKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::io::{BufReader, Write};
@@ -46,7 +53,6 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(600);
-    let root = env!("CARGO_MANIFEST_DIR");
     println!("# persona-mock issuance and redemption benchmark\n");
     println!(
         "Machine: {}. {n} requests per measurement over {} keep-alive connections; bare operations in the benchmark process on as many threads.\n",
@@ -72,37 +78,9 @@ fn main() {
             cpu.as_secs_f64() * 1e6
         );
     }
-    for token_type in [1u16, 2] {
-        let dir = match token_type {
-            1 => "fixtures/keys",
-            _ => "fixtures/keys-rsa",
-        };
-        let pem = format!("{dir}/production/{CLAIM}.pem");
-        // The pinned keys, and a rate limit the measurement does not reach.
-        let config = std::env::temp_dir().join(format!(
-            "persona-mock-flow-bench-{}-{token_type}.toml",
-            std::process::id()
-        ));
-        std::fs::write(
-            &config,
-            format!(
-                "token-type = {token_type}\n[keys]\ndir = \"{root}/{dir}\"\n[rate-limit]\nlimit = 100000000\n"
-            ),
-        )
-        .unwrap();
-        let pem = std::fs::read_to_string(format!("{root}/{pem}")).unwrap();
-        let secret = match token_type {
-            1 => IssuerSecret::p384(
-                p384::SecretKey::from_sec1_pem(&pem)
-                    .or_else(|_| {
-                        use p384::pkcs8::DecodePrivateKey;
-                        p384::SecretKey::from_pkcs8_pem(&pem)
-                    })
-                    .unwrap(),
-            ),
-            _ => IssuerSecret::rsa(RsaSecret::from_pem(&pem).unwrap()).unwrap(),
-        };
-        let server = Server::mock(&["--config", config.to_str().unwrap()]);
+    for kind in [Kind::Voprf, Kind::Rsa, Kind::Sdk] {
+        let server = kind.server("flow");
+        let secret = kind.secret();
         let issued = challenge(server.address);
         let mut clients: Vec<Blinded> = (0..n).map(|_| blind(&issued)).collect();
 
@@ -110,10 +88,7 @@ fn main() {
         let bare_issue = per_op(n, |i| {
             secret.issue(&clients[i].blinded).unwrap();
         });
-        let bodies: Vec<String> = clients
-            .iter()
-            .map(|c| json!({"blinded-token": b64(&c.blinded), "key-id": issued.key_id}).to_string())
-            .collect();
+        let bodies: Vec<String> = clients.iter().map(|c| issue_body(&issued, c)).collect();
         let (issue_rate, issue_cpu, replies) = through_server(
             &server,
             "/api/v1/privacy-passes",
@@ -122,44 +97,318 @@ fn main() {
             201,
         );
         row(
-            &format!("issue, type {token_type}"),
+            &format!("issue, {}", kind.name()),
             bare_issue,
             issue_cpu,
             issue_rate,
         );
 
         // Redemption: finalize the tokens, then bare verification and the server.
-        let tokens: Vec<Vec<u8>> = clients
+        let tokens: Vec<Token> = clients
             .iter_mut()
             .zip(&replies)
             .map(|(client, reply)| finalize(&issued, client, reply))
             .collect();
         let bare_verify = per_op(n, |i| {
-            assert!(secret.verify(&tokens[i][..98], &tokens[i][98..]));
+            assert!(secret.verify(&tokens[i].input, &tokens[i].authenticator));
         });
-        let relay: Value = serde_json::from_slice(body_of(&post_once(
-            server.address,
-            "/api/privacy/v1/relays",
-            &json!({"claim-type": CLAIM, "encryption-key-pem": null}).to_string(),
-        )))
-        .unwrap();
-        let path = format!(
-            "/api/privacy/v1/relays/{}/generate-claim",
-            relay["relay-token"].as_str().unwrap()
-        );
-        let secret_header = relay["relay-secret"].as_str().unwrap().to_string();
+        let relay = create_relay(server.address);
+        let path = format!("/api/privacy/v1/relays/{}/generate-claim", relay.token);
         let auths: Vec<String> = tokens
             .iter()
-            .map(|t| format!("PrivateToken token={}", b64(t)))
+            .map(|t| format!("PrivateToken token={}", b64(&t.wire)))
             .collect();
         let (redeem_rate, redeem_cpu, _) =
-            through_server_each(&server, &path, &auths, &secret_header, 200);
+            through_server_each(&server, &path, &auths, &relay.secret, 200);
         row(
-            &format!("redeem, type {token_type}"),
+            &format!("redeem, {}", kind.name()),
             bare_verify,
             redeem_cpu,
             redeem_rate,
         );
+    }
+    println!();
+    full_flows(n / 4);
+    crypto_beside_challenges();
+}
+
+/// The three ways a token is made: what the server is started with, the
+/// secret key it serves (pinned, from `fixtures/`), and how a client
+/// blinds and finalizes.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Token type 1, `reference` profile.
+    Voprf,
+    /// Token type 2, `reference` profile.
+    Rsa,
+    /// Token type 2 in Persona's deployed JSON dialect (`persona-sdk`).
+    Sdk,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Voprf => "type 1 (VOPRF P-384)",
+            Kind::Rsa => "type 2 (Blind RSA 2048)",
+            Kind::Sdk => "persona-sdk (Blind RSA 2048, JSON token)",
+        }
+    }
+
+    fn keys(self) -> &'static str {
+        match self {
+            Kind::Voprf => "fixtures/keys",
+            _ => "fixtures/keys-rsa",
+        }
+    }
+
+    /// A server with this kind's pinned keys and a rate limit no
+    /// measurement reaches.
+    fn server(self, tag: &str) -> Server {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let token_type = if self == Kind::Voprf { 1 } else { 2 };
+        let config = std::env::temp_dir().join(format!(
+            "persona-mock-flow-bench-{}-{tag}-{token_type}.toml",
+            std::process::id()
+        ));
+        std::fs::write(
+            &config,
+            format!(
+                "token-type = {token_type}\n[keys]\ndir = \"{root}/{}\"\n[rate-limit]\nlimit = 100000000\n",
+                self.keys()
+            ),
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        match self {
+            Kind::Sdk => Server::mock(&["--config", config, "--profile", "persona-sdk"]),
+            _ => Server::mock(&["--config", config]),
+        }
+    }
+
+    /// The secret key the server serves for [`CLAIM`] in production.
+    fn secret(self) -> IssuerSecret {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let pem = std::fs::read_to_string(format!("{root}/{}/production/{CLAIM}.pem", self.keys()))
+            .unwrap();
+        match self {
+            Kind::Voprf => IssuerSecret::p384(
+                p384::SecretKey::from_sec1_pem(&pem)
+                    .or_else(|_| {
+                        use p384::pkcs8::DecodePrivateKey;
+                        p384::SecretKey::from_pkcs8_pem(&pem)
+                    })
+                    .unwrap(),
+            ),
+            _ => IssuerSecret::rsa(RsaSecret::from_pem(&pem).unwrap()).unwrap(),
+        }
+    }
+}
+
+struct Relay {
+    token: String,
+    secret: String,
+}
+
+fn create_relay(address: SocketAddr) -> Relay {
+    let relay: Value = serde_json::from_slice(body_of(&post_once(
+        address,
+        "/api/privacy/v1/relays",
+        &json!({"claim-type": CLAIM, "encryption-key-pem": null}).to_string(),
+    )))
+    .unwrap();
+    Relay {
+        token: relay["relay-token"].as_str().unwrap().to_string(),
+        secret: relay["relay-secret"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Complete Relay flows, each as a client runs it: create a relay, get a
+/// challenge, blind, issue, finalize, redeem. Flows per second and each
+/// server step's latency (the client's blinding and finalizing run between
+/// steps, on the same cores as the server).
+fn full_flows(flows: usize) {
+    println!("## Full Relay flows\n");
+    println!(
+        "{flows} flows per kind from {} client threads, each running flows one after another, each flow on its own keep-alive connection.\n",
+        connections()
+    );
+    println!(
+        "| token | flows/s | create p50 / p99 | challenge p50 / p99 | issue p50 / p99 | redeem p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for kind in [Kind::Voprf, Kind::Rsa, Kind::Sdk] {
+        let server = kind.server("full");
+        let address = server.address;
+        let per = flows.div_ceil(connections());
+        let start = Instant::now();
+        let steps: Vec<[Duration; 4]> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..connections())
+                .map(|_| {
+                    scope.spawn(move || (0..per).map(|_| one_flow(address)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let rate = steps.len() as f64 / start.elapsed().as_secs_f64();
+        let cell = |i: usize| {
+            let mut times: Vec<Duration> = steps.iter().map(|s| s[i]).collect();
+            times.sort();
+            format!(
+                "{} / {}",
+                millis(times[times.len() / 2]),
+                millis(times[(times.len() * 99 / 100).min(times.len() - 1)])
+            )
+        };
+        println!(
+            "| {} | {rate:.0} | {} | {} | {} | {} |",
+            kind.name(),
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3)
+        );
+    }
+    println!();
+}
+
+/// One flow on one keep-alive connection; each step's latency.
+fn one_flow(address: SocketAddr) -> [Duration; 4] {
+    let stream = TcpStream::connect(address).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut step = |path: &str, headers: &[(&str, &str)], body: &str, status: u16| {
+        let bytes = request(path, headers, body);
+        let start = Instant::now();
+        writer.write_all(&bytes).unwrap();
+        let (got, reply) = read_response(&mut reader);
+        let took = start.elapsed();
+        assert_eq!(got, status, "{}", String::from_utf8_lossy(&reply));
+        (took, reply)
+    };
+    let create_body = json!({"claim-type": CLAIM, "encryption-key-pem": null}).to_string();
+    let (create, reply) = step("/api/privacy/v1/relays", &[], &create_body, 201);
+    let relay: Value = serde_json::from_slice(&reply).unwrap();
+    let challenge_body = json!({"claim-type": CLAIM}).to_string();
+    let (challenge_took, reply) = step(
+        "/api/privacy/v1/relays/challenge",
+        &[],
+        &challenge_body,
+        200,
+    );
+    let issued = Issued::from_reply(&reply);
+    let mut client = blind(&issued);
+    let (issue, reply) = step(
+        "/api/v1/privacy-passes",
+        &[("Authorization", "Bearer persona_sandbox_bench")],
+        &issue_body(&issued, &client),
+        201,
+    );
+    let token = finalize(&issued, &mut client, &reply);
+    let auth = format!("PrivateToken token={}", b64(&token.wire));
+    let path = format!(
+        "/api/privacy/v1/relays/{}/generate-claim",
+        relay["relay-token"].as_str().unwrap()
+    );
+    let (redeem, _) = step(
+        &path,
+        &[
+            ("Authorization", &auth),
+            (
+                "Persona-Relay-Secret",
+                relay["relay-secret"].as_str().unwrap(),
+            ),
+        ],
+        "{}",
+        200,
+    );
+    [create, challenge_took, issue, redeem]
+}
+
+/// What inline crypto costs other requests: challenge latency on one
+/// connection alone, then while two connections keep type 1 issuance busy
+/// (crypto runs on the runtime's worker threads; see BENCHMARKS.md).
+fn crypto_beside_challenges() {
+    println!("## Challenges beside issuance\n");
+    let server = Kind::Voprf.server("beside");
+    let issued = challenge(server.address);
+    let body = issue_body(&issued, &blind(&issued));
+    let address = server.address;
+    let challenges = |seconds: f64| {
+        let stream = TcpStream::connect(address).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let bytes = request(
+            "/api/privacy/v1/relays/challenge",
+            &[],
+            &json!({"claim-type": CLAIM}).to_string(),
+        );
+        let mut times = Vec::new();
+        let start = Instant::now();
+        while start.elapsed().as_secs_f64() < seconds {
+            let t = Instant::now();
+            writer.write_all(&bytes).unwrap();
+            let (status, _) = read_response(&mut reader);
+            assert_eq!(status, 200);
+            times.push(t.elapsed());
+        }
+        times.sort();
+        (
+            times[times.len() / 2],
+            times[(times.len() * 99 / 100).min(times.len() - 1)],
+        )
+    };
+    let alone = challenges(2.0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let beside = std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let stop = &stop;
+            let body = &body;
+            scope.spawn(move || {
+                let stream = TcpStream::connect(address).unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let bytes = request(
+                    "/api/v1/privacy-passes",
+                    &[("Authorization", "Bearer persona_sandbox_bench")],
+                    body,
+                );
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    writer.write_all(&bytes).unwrap();
+                    let (status, _) = read_response(&mut reader);
+                    assert_eq!(status, 201);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let measured = challenges(3.0);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        measured
+    });
+    println!("| challenge latency | p50 | p99 |");
+    println!("|---|---|---|");
+    println!(
+        "| alone, 1 connection | {} | {} |",
+        millis(alone.0),
+        millis(alone.1)
+    );
+    println!(
+        "| while 2 connections keep type 1 issuance busy | {} | {} |\n",
+        millis(beside.0),
+        millis(beside.1)
+    );
+}
+
+fn millis(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{:.0} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
     }
 }
 
@@ -190,11 +439,44 @@ fn per_op(n: usize, op: impl Fn(usize) + Sync) -> Duration {
     start.elapsed() * threads as u32 / n as u32
 }
 
+/// A challenge as a client received it.
 struct Issued {
+    /// The challenge's bytes (for `persona-sdk`, its JSON).
     challenge: Vec<u8>,
     token_key: Vec<u8>,
     key_id: String,
-    rsa: bool,
+    kind: Kind,
+}
+
+impl Issued {
+    fn from_reply(reply: &[u8]) -> Issued {
+        let json: Value = serde_json::from_slice(reply).unwrap();
+        let token_key = unb64(json["token-key"].as_str().unwrap());
+        let challenge = unb64(json["challenge"].as_str().unwrap());
+        let kind = if challenge.first() == Some(&b'{') {
+            Kind::Sdk
+        } else if token_key.len() > 200 {
+            Kind::Rsa
+        } else {
+            Kind::Voprf
+        };
+        Issued {
+            challenge,
+            token_key,
+            key_id: json["token-key-id"].as_str().unwrap().to_string(),
+            kind,
+        }
+    }
+
+    fn rsa_key(&self) -> PublicKeySha384PSSDeterministic {
+        match self.kind {
+            // An rsaEncryption SPKI, as Persona's SDK parses it.
+            Kind::Sdk => PublicKeySha384PSSDeterministic::new(
+                rsa::RsaPublicKey::from_public_key_der(&self.token_key).unwrap(),
+            ),
+            _ => PublicKeySha384PSSDeterministic::from_spki(&self.token_key).unwrap(),
+        }
+    }
 }
 
 fn challenge(address: SocketAddr) -> Issued {
@@ -203,78 +485,121 @@ fn challenge(address: SocketAddr) -> Issued {
         "/api/privacy/v1/relays/challenge",
         &json!({"claim-type": CLAIM}).to_string(),
     );
-    let json: Value = serde_json::from_slice(body_of(&reply)).unwrap();
-    let token_key = unb64(json["token-key"].as_str().unwrap());
-    Issued {
-        challenge: unb64(json["challenge"].as_str().unwrap()),
-        rsa: token_key.len() > 200,
-        token_key,
-        key_id: json["token-key-id"].as_str().unwrap().to_string(),
-    }
+    Issued::from_reply(body_of(&reply))
 }
 
 /// A client's blinded token input and what it needs to finalize it.
 struct Blinded {
     input: Vec<u8>,
     blinded: Vec<u8>,
+    /// `persona-sdk`: the hex nonce the token carries.
+    nonce: String,
     voprf: Option<VoprfClient<NistP384>>,
     rsa: Option<blind_rsa_signatures::BlindingResult>,
+}
+
+/// A finalized token: what the issuer signed or evaluated, its
+/// authenticator, and the bytes sent in `PrivateToken token=`.
+struct Token {
+    input: Vec<u8>,
+    authenticator: Vec<u8>,
+    wire: Vec<u8>,
 }
 
 fn blind(issued: &Issued) -> Blinded {
     let mut nonce = [0u8; 32];
     rand::rng().fill_bytes(&mut nonce);
-    let mut input = (if issued.rsa { 2u16 } else { 1u16 })
-        .to_be_bytes()
-        .to_vec();
-    input.extend_from_slice(&nonce);
-    input.extend_from_slice(&Sha256::digest(&issued.challenge));
-    input.extend_from_slice(&Sha256::digest(&issued.token_key));
-    if issued.rsa {
-        let pk = PublicKeySha384PSSDeterministic::from_spki(&issued.token_key).unwrap();
-        let result = pk.blind(&mut rand::rng(), &input).unwrap();
-        Blinded {
-            blinded: result.blind_message.0.clone(),
-            input,
-            voprf: None,
-            rsa: Some(result),
+    let hex_nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let input = match issued.kind {
+        Kind::Sdk => {
+            // The SDK's hashed input: its nonce, MAC and key id, each hashed.
+            let parsed: Value = serde_json::from_slice(&issued.challenge).unwrap();
+            let mut input = vec![0u8, 2];
+            input.extend_from_slice(&Sha256::digest(hex_nonce.as_bytes()));
+            input.extend_from_slice(&Sha256::digest(parsed["mac"].as_str().unwrap().as_bytes()));
+            input.extend_from_slice(&Sha256::digest(issued.key_id.as_bytes()));
+            input
         }
-    } else {
+        kind => {
+            let mut input = (if kind == Kind::Rsa { 2u16 } else { 1u16 })
+                .to_be_bytes()
+                .to_vec();
+            input.extend_from_slice(&nonce);
+            input.extend_from_slice(&Sha256::digest(&issued.challenge));
+            input.extend_from_slice(&Sha256::digest(&issued.token_key));
+            input
+        }
+    };
+    if issued.kind == Kind::Voprf {
         let result = VoprfClient::<NistP384>::blind(&input, &mut rand::rng()).unwrap();
         Blinded {
             blinded: result.message.serialize().to_vec(),
             input,
+            nonce: hex_nonce,
             voprf: Some(result.state),
             rsa: None,
+        }
+    } else {
+        let result = issued.rsa_key().blind(&mut rand::rng(), &input).unwrap();
+        Blinded {
+            blinded: result.blind_message.0.clone(),
+            input,
+            nonce: hex_nonce,
+            voprf: None,
+            rsa: Some(result),
         }
     }
 }
 
-fn finalize(issued: &Issued, client: &mut Blinded, reply: &[u8]) -> Vec<u8> {
+/// The issuance request's body, as each kind of client sends it.
+fn issue_body(issued: &Issued, client: &Blinded) -> String {
+    match issued.kind {
+        Kind::Sdk => json!({"blindedToken": b64(&client.blinded), "keyId": issued.key_id}),
+        _ => json!({"blinded-token": b64(&client.blinded), "key-id": issued.key_id}),
+    }
+    .to_string()
+}
+
+fn finalize(issued: &Issued, client: &mut Blinded, reply: &[u8]) -> Token {
     let json: Value = serde_json::from_slice(reply).unwrap();
     let sig = unb64(json["blind-sig"].as_str().unwrap());
-    let mut token = client.input.clone();
-    if let Some(result) = &client.rsa {
-        let pk = PublicKeySha384PSSDeterministic::from_spki(&issued.token_key).unwrap();
-        let signature = pk
+    let authenticator = if let Some(result) = &client.rsa {
+        issued
+            .rsa_key()
             .finalize(&BlindSignature(sig), result, &client.input)
-            .unwrap();
-        token.extend_from_slice(&signature.0);
+            .unwrap()
+            .0
     } else {
         let element = EvaluationElement::<NistP384>::deserialize(&sig[..49]).unwrap();
         let proof = Proof::<NistP384>::deserialize(&sig[49..]).unwrap();
         let point = p384::PublicKey::from_sec1_bytes(&issued.token_key[23..]).unwrap();
         let compressed = p384::elliptic_curve::sec1::ToSec1Point::to_sec1_point(&point, true);
         let pk = NistP384::deserialize_elem(compressed.as_bytes()).unwrap();
-        let output = client
+        client
             .voprf
             .as_ref()
             .unwrap()
             .finalize(&client.input, &element, &proof, pk)
-            .unwrap();
-        token.extend_from_slice(&output);
+            .unwrap()
+            .to_vec()
+    };
+    let wire = match issued.kind {
+        // The SDK's JSON token, the challenge echoed.
+        Kind::Sdk => format!(
+            r#"{{"token_nonce":"{}","signature":"{}","key_id":"{}","challenge":{}}}"#,
+            client.nonce,
+            b64(&authenticator),
+            issued.key_id,
+            String::from_utf8(issued.challenge.clone()).unwrap()
+        )
+        .into_bytes(),
+        _ => [client.input.as_slice(), &authenticator].concat(),
+    };
+    Token {
+        input: client.input.clone(),
+        authenticator,
+        wire,
     }
-    token
 }
 
 /// POSTs each body once, split over the connections; requests/s, server
