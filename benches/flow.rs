@@ -37,6 +37,13 @@ use voprf::{EvaluationElement, Group, Proof, VoprfClient};
 
 mod support;
 
+/// Prints a line of the report (see `support::publish`).
+macro_rules! say {
+    ($($t:tt)*) => {
+        support::say(format!($($t)*))
+    };
+}
+
 use support::{Server, cpu_time_precise, machine, post_once, read_response, request};
 
 const CLAIM: &str = "age_over18_verified";
@@ -53,14 +60,14 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(600);
-    println!("# persona-mock issuance and redemption benchmark\n");
-    println!(
+    say!("# Issuance, redemption and full Relay flows\n");
+    say!(
         "Machine: {}. {n} requests per measurement over {} keep-alive connections; bare operations in the benchmark process on as many threads.\n",
         machine(),
         connections()
     );
-    println!("| operation | bare crypto | server CPU per request | overhead | requests/s |");
-    println!("|---|---|---|---|---|");
+    say!("| operation | bare crypto | server CPU per request | overhead | requests/s |");
+    say!("|---|---|---|---|---|");
     {
         // The cost of a request that does no crypto, as a floor for the rest.
         let server = Server::mock(&[]);
@@ -73,7 +80,7 @@ fn main() {
             &bodies,
             200,
         );
-        println!(
+        say!(
             "| challenge (no crypto: the HTTP floor) | – | {:.0} µs | – | {rate:.0} |",
             cpu.as_secs_f64() * 1e6
         );
@@ -127,9 +134,10 @@ fn main() {
             redeem_rate,
         );
     }
-    println!();
+    say!("");
     full_flows(n / 4);
     crypto_beside_challenges();
+    support::publish("flow");
 }
 
 /// The three ways a token is made: what the server is started with, the
@@ -227,15 +235,15 @@ fn create_relay(address: SocketAddr) -> Relay {
 /// server step's latency (the client's blinding and finalizing run between
 /// steps, on the same cores as the server).
 fn full_flows(flows: usize) {
-    println!("## Full Relay flows\n");
-    println!(
+    say!("## Full Relay flows\n");
+    say!(
         "{flows} flows per kind from {} client threads, each running flows one after another, each flow on its own keep-alive connection.\n",
         connections()
     );
-    println!(
+    say!(
         "| token | flows/s | create p50 / p99 | challenge p50 / p99 | issue p50 / p99 | redeem p50 / p99 |"
     );
-    println!("|---|---|---|---|---|---|");
+    say!("|---|---|---|---|---|---|");
     for kind in [Kind::Voprf, Kind::Rsa, Kind::Sdk] {
         let server = kind.server("full");
         let address = server.address;
@@ -262,7 +270,7 @@ fn full_flows(flows: usize) {
                 millis(times[(times.len() * 99 / 100).min(times.len() - 1)])
             )
         };
-        println!(
+        say!(
             "| {} | {rate:.0} | {} | {} | {} | {} |",
             kind.name(),
             cell(0),
@@ -271,7 +279,7 @@ fn full_flows(flows: usize) {
             cell(3)
         );
     }
-    println!();
+    say!("");
 }
 
 /// One flow on one keep-alive connection; each step's latency.
@@ -332,7 +340,7 @@ fn one_flow(address: SocketAddr) -> [Duration; 4] {
 /// connection alone, then while two connections keep type 1 issuance busy
 /// (crypto runs on the runtime's worker threads; see BENCHMARKS.md).
 fn crypto_beside_challenges() {
-    println!("## Challenges beside issuance\n");
+    say!("## Challenges beside issuance\n");
     let server = Kind::Voprf.server("beside");
     let issued = challenge(server.address);
     let body = issue_body(&issued, &blind(&issued));
@@ -390,14 +398,14 @@ fn crypto_beside_challenges() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         measured
     });
-    println!("| challenge latency | p50 | p99 |");
-    println!("|---|---|---|");
-    println!(
+    say!("| challenge latency | p50 | p99 |");
+    say!("|---|---|---|");
+    say!(
         "| alone, 1 connection | {} | {} |",
         millis(alone.0),
         millis(alone.1)
     );
-    println!(
+    say!(
         "| while 2 connections keep type 1 issuance busy | {} | {} |\n",
         millis(beside.0),
         millis(beside.1)
@@ -414,7 +422,7 @@ fn millis(d: Duration) -> String {
 
 fn row(name: &str, bare: Duration, cpu: Duration, rate: f64) {
     let overhead = cpu.as_secs_f64() / bare.as_secs_f64() - 1.0;
-    println!(
+    say!(
         "| {name} | {:.0} µs | {:.0} µs | {:+.0}% | {rate:.0} |",
         bare.as_secs_f64() * 1e6,
         cpu.as_secs_f64() * 1e6,

@@ -7,15 +7,19 @@
 //!   connections, for the default configuration, for a `times = "always"`
 //!   429 scenario, and for a bare hyper server answering a fixed JSON body
 //!   of the same size (the baseline);
-//! - startup: process start to the first successful challenge, with the
-//!   default configuration and with 100 claim types;
+//! - startup: process start to the ready line and to the first successful
+//!   challenge, for each profile with generated, seeded and pinned keys,
+//!   with 100 claim types, and for the bare hyper baseline;
+//! - the challenge endpoint under `wrk` (when it is on the PATH), the same
+//!   servers taking turns, as a cross-check of the in-repo load generator;
 //! - memory: peak RSS idle, and RSS while 1,000,000 requests go through with
 //!   the journal on.
 //!
 //! The load generator is a raw HTTP/1.1 client on one thread; each
 //! connection sends its next request when the previous response has been
-//! read (keep-alive, no pipelining). Figures are
-//! medians of several runs. `BENCH_SECONDS` (default 2) and `BENCH_RUNS`
+//! read (keep-alive, no pipelining). Server CPU comes from
+//! `/proc/PID/task/*/schedstat` (nanoseconds). Figures are medians of
+//! several runs. `BENCH_SECONDS` (default 2) and `BENCH_RUNS`
 //! (default 3) change the measuring time and the number of runs;
 //! `PERSONA_MOCK_BIN` measures another build of the binary (to compare a
 //! change with what came before).
@@ -35,7 +39,9 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Server, content_length, cpu_time, machine, memory, mock_binary, post_once};
+use support::{
+    Server, content_length, cpu_time_precise, machine, memory, mock_binary, post_once, say,
+};
 
 const PATH: &str = "/api/privacy/v1/relays/challenge";
 const BODY: &str = r#"{"claim-type":"age_over18_verified"}"#;
@@ -52,12 +58,6 @@ fn main() {
     let runs: usize = env_or("BENCH_RUNS", 3.0) as usize;
     let work = std::env::temp_dir().join(format!("persona-mock-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let mut report = String::new();
-    let mut say = |line: String| {
-        println!("{line}");
-        report.push_str(&line);
-        report.push('\n');
-    };
 
     say(format!(
         "# persona-mock benchmark\n\nMachine: {}\n",
@@ -98,12 +98,12 @@ fn main() {
             }
         }
     }
-    say("## Throughput and latency\n".into());
+    say("## Throughput and latency\n");
     say(format!(
         "Response body: {size} bytes (the baseline sends a fixed body of the same size).\n"
     ));
-    say("| server | connections | requests/s | p50 | p99 | server CPU per request |".into());
-    say("|---|---|---|---|---|---|".into());
+    say("| server | connections | requests/s | p50 | p99 | server CPU per request |");
+    say("|---|---|---|---|---|---|");
     let mut medians = vec![vec![Measure::default(); CONNECTIONS.len()]; targets.len()];
     for (t, (name, _, _)) in targets.iter().enumerate() {
         for (c, connections) in CONNECTIONS.iter().enumerate() {
@@ -118,8 +118,10 @@ fn main() {
             medians[t][c] = m;
         }
     }
-    say("\n| connections | mock / baseline throughput | 429 scenario / baseline | baseline / mock CPU per request |".into());
-    say("|---|---|---|---|".into());
+    say(
+        "\n| connections | mock / baseline throughput | 429 scenario / baseline | baseline / mock CPU per request |",
+    );
+    say("|---|---|---|---|");
     for (c, connections) in CONNECTIONS.iter().enumerate() {
         say(format!(
             "| {connections} | {:.2} | {:.2} | {:.2} |",
@@ -131,7 +133,7 @@ fn main() {
     drop((mock, scripted, baseline));
 
     // Startup.
-    say("\n## Startup: process start to the first successful challenge\n".into());
+    say("\n## Startup: process start to the ready line and to the first successful challenge\n");
     let claim_types: Vec<String> = (0..100)
         .map(|i| format!("\"bench_claim_{i:03}\""))
         .collect();
@@ -141,28 +143,117 @@ fn main() {
         format!("[claim-types]\nonly = [{}]\n", claim_types.join(", ")),
     )
     .unwrap();
-    say("| configuration | median | p90 | runs |".into());
-    say("|---|---|---|---|".into());
-    for (label, args, claim) in [
-        ("defaults", vec![], "age_over18_verified"),
+    let fixture = |name: &str| format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+    say(
+        "| profile | keys | ready line, median | first challenge, median | first challenge, p90 | runs |",
+    );
+    say("|---|---|---|---|---|---|");
+    let baseline_runs: Vec<(Duration, Duration)> =
+        (0..21).map(|_| baseline_startup(size)).collect();
+    say(startup_row("bare hyper (baseline)", "–", baseline_runs));
+    let hundred = config.display().to_string();
+    let keys = fixture("keys.toml");
+    let keys_rsa = fixture("keys-rsa.toml");
+    for (profile, label, args, claim, runs) in [
         (
-            "100 claim types",
-            vec!["--config".to_string(), config.display().to_string()],
+            "reference",
+            "generated P-384",
+            args(&[]),
+            "age_over18_verified",
+            21,
+        ),
+        (
+            "reference",
+            "generated P-384, 100 claim types",
+            args(&["--config", &hundred]),
             "bench_claim_050",
+            21,
+        ),
+        (
+            "reference",
+            "seeded P-384 (`--seed 7`)",
+            args(&["--seed", "7"]),
+            "age_over18_verified",
+            21,
+        ),
+        (
+            "reference",
+            "pinned P-384 (`fixtures/keys.toml`)",
+            args(&["--config", &keys]),
+            "age_over18_verified",
+            21,
+        ),
+        (
+            "rfc9578",
+            "generated P-384",
+            args(&["--profile", "rfc9578"]),
+            "age_over18_verified",
+            21,
+        ),
+        (
+            "persona-sdk",
+            "generated RSA 2048",
+            args(&["--profile", "persona-sdk"]),
+            "age_over18_verified",
+            11,
+        ),
+        (
+            "persona-sdk",
+            "seeded RSA 2048 (`--seed 7`)",
+            args(&["--profile", "persona-sdk", "--seed", "7"]),
+            "age_over18_verified",
+            11,
+        ),
+        (
+            "persona-sdk",
+            "pinned RSA 2048 (`fixtures/keys-rsa.toml`)",
+            args(&["--profile", "persona-sdk", "--config", &keys_rsa]),
+            "age_over18_verified",
+            21,
         ),
     ] {
-        let mut times: Vec<Duration> = (0..21).map(|_| startup(&args, claim)).collect();
-        times.sort();
+        let times: Vec<(Duration, Duration)> = (0..runs).map(|_| startup(&args, claim)).collect();
+        say(startup_row(profile, label, times));
+    }
+
+    // The same servers under an external load generator.
+    if let Some(rounds) = wrk_available().then_some(runs) {
+        say("\n## Cross-check with wrk\n");
+        let mock = Server::mock(&[]);
+        let baseline = Server::baseline(size);
+        let script = work.join("challenge.lua");
+        std::fs::write(
+            &script,
+            format!("wrk.method = \"POST\"\nwrk.body = '{BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"),
+        )
+        .unwrap();
         say(format!(
-            "| {label} | {} | {} | {} |",
-            millis(times[times.len() / 2]),
-            millis(times[times.len() * 9 / 10]),
-            times.len()
+            "`wrk -t1 -cN -d{seconds}s` with a Lua script posting the same challenge request, the two servers taking turns, {rounds} rounds, medians.\n"
         ));
+        say(
+            "| connections | persona-mock req/s | bare hyper req/s | throughput ratio | persona-mock CPU per request | bare hyper CPU per request | baseline / mock CPU |",
+        );
+        say("|---|---|---|---|---|---|---|");
+        for connections in [16usize, 64] {
+            let mut m = Vec::new();
+            let mut b = Vec::new();
+            for _ in 0..rounds {
+                m.push(wrk(&mock, connections, seconds, &script));
+                b.push(wrk(&baseline, connections, seconds, &script));
+            }
+            let (m_rate, m_cpu) = median_pair(&m);
+            let (b_rate, b_cpu) = median_pair(&b);
+            say(format!(
+                "| {connections} | {m_rate:.0} | {b_rate:.0} | {:.2} | {m_cpu:.1} µs | {b_cpu:.1} µs | {:.2} |",
+                m_rate / b_rate,
+                b_cpu / m_cpu
+            ));
+        }
     }
 
     // Memory.
-    say("\n## Memory (journal on, default limits)\n".into());
+    say("\n## Memory (journal on, default limits)\n");
     let server = Server::mock(&[]);
     std::thread::sleep(Duration::from_millis(300));
     let idle = memory(server.child.id());
@@ -170,8 +261,8 @@ fn main() {
         "Idle after startup: RSS {} KiB, peak {} KiB.\n",
         idle.0, idle.1
     ));
-    say("| requests so far | RSS | peak RSS |".into());
-    say("|---|---|---|".into());
+    say("| requests so far | RSS | peak RSS |");
+    say("|---|---|---|");
     let mut total = 0u64;
     for _ in 0..4 {
         let m = measure(&server, 16, Load::Count(250_000), 200);
@@ -181,10 +272,7 @@ fn main() {
     }
     drop(server);
 
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/benchmarks");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("latest.md"), &report).unwrap();
-    println!("\n(written to target/benchmarks/latest.md)");
+    support::publish("load");
     let _ = std::fs::remove_dir_all(work);
 }
 
@@ -220,12 +308,13 @@ fn first_response(address: SocketAddr) -> Vec<u8> {
     bytes[split..].to_vec()
 }
 
-/// Process start to the first successful challenge.
-fn startup(args: &[String], claim_type: &str) -> Duration {
+/// Process start to the ready line, and to the first successful challenge.
+fn startup(args: &[String], claim_type: &str) -> (Duration, Duration) {
     let started = Instant::now();
     let mut command = Command::new(mock_binary());
     command.args(["--port", "0"]).args(args);
     let server = Server::spawn(command, "persona-mock listening on http://");
+    let ready = started.elapsed();
     let bytes = post_once(
         server.address,
         PATH,
@@ -237,7 +326,80 @@ fn startup(args: &[String], claim_type: &str) -> Duration {
         "{}",
         String::from_utf8_lossy(&bytes)
     );
-    elapsed
+    (ready, elapsed)
+}
+
+/// The same for the bare hyper baseline.
+fn baseline_startup(size: usize) -> (Duration, Duration) {
+    let started = Instant::now();
+    let server = Server::baseline(size);
+    let ready = started.elapsed();
+    let bytes = post_once(server.address, PATH, BODY);
+    assert!(bytes.starts_with(b"HTTP/1.1 200"));
+    (ready, started.elapsed())
+}
+
+fn startup_row(profile: &str, keys: &str, mut times: Vec<(Duration, Duration)>) -> String {
+    let runs = times.len();
+    times.sort_by_key(|t| t.0);
+    let ready = times[runs / 2].0;
+    times.sort_by_key(|t| t.1);
+    format!(
+        "| {profile} | {keys} | {} | {} | {} | {runs} |",
+        millis(ready),
+        millis(times[runs / 2].1),
+        millis(times[runs * 9 / 10].1)
+    )
+}
+
+fn wrk_available() -> bool {
+    Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).contains("wrk")
+                || String::from_utf8_lossy(&o.stderr).contains("wrk")
+        })
+}
+
+/// One wrk run: requests/s and the server's CPU per request (µs).
+fn wrk(server: &Server, connections: usize, seconds: f64, script: &Path) -> (f64, f64) {
+    let pid = server.child.id();
+    let url = format!("http://{}{PATH}", server.address);
+    let cpu = cpu_time_precise(pid);
+    let out = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "-s",
+        ])
+        .arg(script)
+        .arg(&url)
+        .output()
+        .expect("wrk runs");
+    let cpu = cpu_time_precise(pid).saturating_sub(cpu);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("Non-2xx"), "{text}");
+    let requests: f64 = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("wrk output: {text}"));
+    let rate: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    (rate, cpu.as_secs_f64() * 1e6 / requests)
+}
+
+fn median_pair(runs: &[(f64, f64)]) -> (f64, f64) {
+    let mut rates: Vec<f64> = runs.iter().map(|r| r.0).collect();
+    let mut cpus: Vec<f64> = runs.iter().map(|r| r.1).collect();
+    rates.sort_by(f64::total_cmp);
+    cpus.sort_by(f64::total_cmp);
+    (rates[rates.len() / 2], cpus[cpus.len() / 2])
 }
 
 /// How long a measurement runs.
@@ -355,7 +517,7 @@ fn measure(server: &Server, connections: usize, load: Load, status: u16) -> Meas
                             filled += n;
                         }
                         if sent >= measuring_from {
-                            cpu_at_start.get_or_init(|| (sent, cpu_time(pid)));
+                            cpu_at_start.get_or_init(|| (sent, cpu_time_precise(pid)));
                             latencies.push(sent.elapsed().as_micros() as u32);
                         }
                     }
@@ -372,7 +534,7 @@ fn measure(server: &Server, connections: usize, load: Load, status: u16) -> Meas
             .copied()
             .unwrap_or((begin, Duration::ZERO));
         let elapsed = start.elapsed();
-        let cpu = cpu_time(pid).saturating_sub(cpu_before);
+        let cpu = cpu_time_precise(pid).saturating_sub(cpu_before);
         latencies.sort_unstable();
         let at = |q: f64| {
             Duration::from_micros(latencies[((latencies.len() as f64 - 1.0) * q) as usize] as u64)

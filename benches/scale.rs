@@ -32,6 +32,13 @@ use std::time::{Duration, Instant};
 
 mod support;
 
+/// Prints a line of the report (see `support::publish`).
+macro_rules! say {
+    ($($t:tt)*) => {
+        support::say(format!($($t)*))
+    };
+}
+
 use support::{Server, cpu_time_precise, memory, read_response, request};
 
 const CLAIM: &str = "age_over18_verified";
@@ -41,10 +48,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    println!("# persona-mock scale benchmark\n");
-    println!("Machine: {}\n", support::machine());
+    say!("# Scale: a million relays, a million spent tokens\n");
+    say!("Machine: {}\n", support::machine());
     relays_over_http(relays);
     spent_tokens_in_process();
+    support::publish("scale");
 }
 
 /// Creates `total` relays over two connections; RSS at checkpoints.
@@ -55,14 +63,14 @@ fn relays_over_http(total: usize) {
     ));
     let server = Server::mock(&["--config", config.to_str().unwrap()]);
     let pid = server.child.id();
-    println!("## Relays created over HTTP\n");
-    println!("Relay store cap: 100,000 (the oldest dropped past it). 2 keep-alive connections.\n");
-    println!(
+    say!("## Relays created over HTTP\n");
+    say!("Relay store cap: 100,000 (the oldest dropped past it). 2 keep-alive connections.\n");
+    say!(
         "| relays created | server RSS | server peak RSS | server CPU per creation | creations/s |"
     );
-    println!("|---|---|---|---|---|");
+    say!("|---|---|---|---|---|");
     let (rss, peak) = memory(pid);
-    println!("| 0 | {} | {} | – | – |", kib(rss), kib(peak));
+    say!("| 0 | {} | {} | – | – |", kib(rss), kib(peak));
     let body = json!({"claim-type": CLAIM, "encryption-key-pem": null}).to_string();
     let bytes = request("/api/privacy/v1/relays", &[], &body);
     let mut done = 0;
@@ -79,7 +87,7 @@ fn relays_over_http(total: usize) {
         let n = (checkpoint - done) as u32;
         done = checkpoint;
         let (rss, peak) = memory(pid);
-        println!(
+        say!(
             "| {} | {} | {} | {:.0} µs | {:.0} |",
             thousands(done),
             kib(rss),
@@ -88,7 +96,7 @@ fn relays_over_http(total: usize) {
             f64::from(n) / elapsed.as_secs_f64()
         );
     }
-    println!();
+    say!("");
 }
 
 /// Sends the same request `n` times over two connections.
@@ -139,16 +147,14 @@ fn spent_tokens_in_process() {
     let relay_secret = relay["relay-secret"].as_str().unwrap().to_string();
     let per_level = 300;
 
-    println!("## Redemptions as spent tokens pile up\n");
-    println!(
+    say!("## Redemptions as spent tokens pile up\n");
+    say!(
         "In process: the request pipeline without sockets (journal on), token type 2 with pinned keys. Spent-token store: at least the last 1,000,000 kept, at most 2,000,000. {per_level} real redemptions per level (RSASSA-PSS verification included); the store's own cost is 100,000 spends of fresh nonces.\n"
     );
-    println!(
-        "| spent tokens | process RSS | redemption p50 | redemption p99 | store cost per spend |"
-    );
-    println!("|---|---|---|---|---|");
+    say!("| spent tokens | process RSS | redemption p50 | redemption p99 | store cost per spend |");
+    say!("|---|---|---|---|---|");
     let (rss, _) = memory(std::process::id());
-    println!("| 0 | {} | – | – | – |", kib(rss));
+    say!("| 0 | {} | – | – | – |", kib(rss));
     for level in [10_000usize, 100_000, 1_000_000] {
         let have = spent_count(&state);
         spend_random_nonces(&state, level.saturating_sub(have), "bench");
@@ -176,7 +182,7 @@ fn spent_tokens_in_process() {
         let start = Instant::now();
         spend_random_nonces(&state, n, "bench");
         let store = start.elapsed() / n as u32;
-        println!(
+        say!(
             "| {} | {} | {:.0} µs | {:.0} µs | {:.0} ns |",
             thousands(level),
             kib(rss),
@@ -185,7 +191,7 @@ fn spent_tokens_in_process() {
             store.as_secs_f64() * 1e9
         );
     }
-    println!();
+    say!("");
 }
 
 /// Mints `n` type 2 tokens for a fresh challenge: blinded and finalized by

@@ -1,7 +1,11 @@
 //! What the benchmarks share: server processes, their memory and CPU.
 
+// Each benchmark uses a part of this module.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -24,7 +28,6 @@ impl Server {
         Server::spawn(command, "persona-mock listening on http://")
     }
 
-    #[allow(dead_code)]
     pub fn baseline(size: usize) -> Server {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command.args(["--serve-baseline", &size.to_string()]);
@@ -59,7 +62,6 @@ impl Drop for Server {
 }
 
 /// RSS and peak RSS of a process, KiB.
-#[allow(dead_code)]
 pub fn memory(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -73,21 +75,9 @@ pub fn memory(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// CPU time a process has used (user + system).
-#[allow(dead_code)]
-pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Duration::from_secs_f64(ticks as f64 / 100.0)
-}
-
 /// CPU time a process's threads have used, with nanosecond resolution
 /// (the sum of `/proc/PID/task/*/schedstat`; threads that ended are not
 /// counted, so measure a server whose threads live on).
-#[allow(dead_code)]
 pub fn cpu_time_precise(pid: u32) -> Duration {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Duration::ZERO;
@@ -111,7 +101,6 @@ pub fn content_length(head: &str) -> Option<usize> {
 
 /// POSTs `body` to `path` on a fresh connection and returns the whole
 /// response, head and body.
-#[allow(dead_code)]
 pub fn post_once(address: SocketAddr, path: &str, body: &str) -> Vec<u8> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap();
@@ -127,7 +116,6 @@ pub fn post_once(address: SocketAddr, path: &str, body: &str) -> Vec<u8> {
 }
 
 /// A keep-alive POST request with a JSON body and extra headers.
-#[allow(dead_code)]
 pub fn request(path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut head = format!(
         "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
@@ -142,7 +130,6 @@ pub fn request(path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
 }
 
 /// Reads one response: its status and body.
-#[allow(dead_code)]
 pub fn read_response(reader: &mut BufReader<std::net::TcpStream>) -> (u16, Vec<u8>) {
     let mut head = String::new();
     loop {
@@ -164,7 +151,6 @@ pub fn read_response(reader: &mut BufReader<std::net::TcpStream>) -> (u16, Vec<u
 }
 
 /// The machine, as the reports name it: CPU model, cores, memory, OS.
-#[allow(dead_code)]
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -190,4 +176,66 @@ pub fn machine() -> String {
         memory / 1024 / 1024,
         std::env::consts::OS
     )
+}
+
+/// The report being written: every line [`say`] printed.
+static REPORT: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Prints a line of the report and keeps it for [`publish`].
+pub fn say(line: impl Into<String>) {
+    let line = line.into();
+    println!("{line}");
+    let mut report = REPORT.lock().unwrap_or_else(|e| e.into_inner());
+    report.push_str(&line);
+    report.push('\n');
+}
+
+/// Writes the report to `target/benchmarks/NAME.md`, and with
+/// `BENCH_UPDATE=1` into BENCHMARKS.md between its
+/// `<!-- begin NAME -->` and `<!-- end NAME -->` markers (headings one
+/// level down, the date and the settings that shaped the run noted).
+pub fn publish(name: &str) {
+    let report = REPORT.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = root.join("target/benchmarks");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = out.join(format!("{name}.md"));
+    std::fs::write(&file, &report).unwrap();
+    println!("(written to {})", file.display());
+    if std::env::var("BENCH_UPDATE").as_deref() != Ok("1") {
+        return;
+    }
+    let date = Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let settings: Vec<String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("BENCH_") && k != "BENCH_UPDATE")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut section = format!(
+        "<!-- begin {name} -->\n_Generated on {date} by `{}cargo bench --bench {name}`._\n\n",
+        settings.iter().map(|s| format!("{s} ")).collect::<String>()
+    );
+    for line in report.lines() {
+        if line.starts_with('#') {
+            section.push('#');
+        }
+        section.push_str(line);
+        section.push('\n');
+    }
+    section.push_str(&format!("<!-- end {name} -->"));
+    let path = root.join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let begin = format!("<!-- begin {name} -->");
+    let end = format!("<!-- end {name} -->");
+    match (text.find(&begin), text.find(&end)) {
+        (Some(a), Some(b)) if a < b => {
+            let updated = format!("{}{section}{}", &text[..a], &text[b + end.len()..]);
+            std::fs::write(&path, updated).unwrap();
+            println!("(BENCHMARKS.md updated between its {name} markers)");
+        }
+        _ => eprintln!("BENCHMARKS.md has no `{begin}` … `{end}` section; not updated"),
+    }
 }
