@@ -9,7 +9,7 @@ use crate::privacypass::private_token_param;
 use crate::scenario::{Scenario, ScenarioRateLimit};
 use crate::state::State;
 use hyper::StatusCode;
-use hyper::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -26,12 +26,12 @@ static ORGANIZATION_ID: HeaderName = HeaderName::from_static("persona-organizati
 pub(super) fn authorize(
     state: &State,
     policy: AuthPolicy,
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     extra: &mut HeaderMap,
     session: &str,
     scenario_limit: Option<(&Arc<Scenario>, ScenarioRateLimit)>,
 ) -> Result<Option<String>, ApiError> {
-    let header = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let header = authorization.map(HeaderValue::as_bytes);
     let mut private_token = None;
     let principal = match policy {
         AuthPolicy::PrivateToken => {

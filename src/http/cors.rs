@@ -72,8 +72,8 @@ pub(super) fn preflight(state: &State, parts: &Parts) -> Option<HttpResponse> {
 
 /// Adds `Access-Control-Allow-Origin` (and what a script may read) to an
 /// API response when the request's origin is allowed.
-pub(super) fn decorate(state: &State, request: &HeaderMap, response: &mut HeaderMap) {
-    let Some(origin) = request.get(ORIGIN) else {
+pub(super) fn decorate(state: &State, origin: Option<&HeaderValue>, response: &mut HeaderMap) {
+    let Some(origin) = origin else {
         return;
     };
     if state

@@ -15,7 +15,7 @@ use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 static RELAY_SECRET: HeaderName = HeaderName::from_static("persona-relay-secret");
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
@@ -39,10 +39,11 @@ pub(super) fn begin(
     endpoint: &Endpoint,
     path: &str,
     parts: &Parts,
+    idempotency_key: Option<&HeaderValue>,
     body: Option<&Body>,
     session: &str,
 ) -> Result<Begin, ApiError> {
-    let Some(value) = parts.headers.get(&IDEMPOTENCY_KEY) else {
+    let Some(value) = idempotency_key else {
         return Ok(Begin::Run(None));
     };
     let key = value

@@ -7,6 +7,7 @@
 
 mod auth;
 pub(crate) mod cors;
+mod heads;
 mod idempotent;
 mod router;
 mod script;
@@ -25,6 +26,7 @@ use crate::journal::{JournalLimits, Record};
 use crate::scenario::Fault;
 use crate::state::State;
 use bytes::Bytes;
+use heads::Heads;
 use hyper::StatusCode;
 use hyper::header::{HeaderMap, HeaderName};
 use hyper::http::request::Parts;
@@ -79,9 +81,10 @@ pub fn respond(state: &State, parts: &Parts, body: RequestBody) -> Answer {
 }
 
 fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) -> Answer {
-    if let Err(error) = check_head(state, parts) {
-        return Answer::now(guard(state, parts, |_| Err(error)));
-    }
+    let heads = match check_head(state, parts) {
+        Ok(heads) => heads,
+        Err(error) => return Answer::now(guard(state, parts, |_| Err(error))),
+    };
     if control::is_control_path(parts.uri.path()) {
         let response = guard(state, parts, |_| control::handle(state, parts, &body));
         if parts.method != hyper::Method::GET && parts.method != hyper::Method::HEAD {
@@ -105,12 +108,14 @@ fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) 
         RequestBody::Complete(bytes) => (bytes.clone(), false),
         _ => (Bytes::new(), true),
     });
-    let mut response = guard(state, parts, |extra| api(state, parts, body, extra, script));
+    let mut response = guard(state, parts, |extra| {
+        api(state, parts, &heads, body, extra, script)
+    });
     let headers = response.headers_mut();
     for (name, value) in std::mem::take(&mut script.headers) {
         headers.insert(name, value);
     }
-    cors::decorate(state, &parts.headers, headers);
+    cors::decorate(state, heads.origin, headers);
     if let (Some(journal), Some((body, cut))) = (&state.journal, journalled) {
         journal.record(journal_record(
             journal.limits(),
@@ -128,8 +133,9 @@ fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) 
     }
 }
 
-/// 431 if the request head is over the limits.
-fn check_head(state: &State, parts: &Parts) -> Result<(), ApiError> {
+/// 431 if the request head is over the limits; else the headers the
+/// pipeline reads.
+fn check_head<'a>(state: &State, parts: &'a Parts) -> Result<Heads<'a>, ApiError> {
     let limits = state.limits;
     let count = parts.headers.len();
     if count > limits.max_headers {
@@ -141,13 +147,10 @@ fn check_head(state: &State, parts: &Parts) -> Result<(), ApiError> {
             ),
         ));
     }
+    let (heads, header_bytes) = Heads::scan(&parts.headers);
     let size = parts.method.as_str().len()
         + parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
-        + parts
-            .headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum::<usize>();
+        + header_bytes;
     if size > limits.max_header_bytes {
         return Err(ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -157,7 +160,7 @@ fn check_head(state: &State, parts: &Parts) -> Result<(), ApiError> {
             ),
         ));
     }
-    Ok(())
+    Ok(heads)
 }
 
 /// Runs a step, turning its error or panic into Persona's envelope and
@@ -191,12 +194,13 @@ fn guard(
 fn api(
     state: &State,
     parts: &Parts,
+    heads: &Heads<'_>,
     body: RequestBody,
     extra: &mut HeaderMap,
     script: &mut Script,
 ) -> Result<HttpResponse, ApiError> {
     let target = session::strip_prefix(parts.uri.path())?;
-    let session = session::resolve(&parts.headers, &target)?;
+    let session = session::resolve(heads, &target)?;
     if state.journal.is_some() || script.log {
         script.session = Some(session.to_string());
     }
@@ -214,7 +218,7 @@ fn api(
         RequestBody::Complete(bytes) => (Some(Body::new(bytes)), None),
         other => (None, Some(other)),
     };
-    let scenario = script::scenario_for(state, &parts.headers, target.scenario, &session)?;
+    let scenario = script::scenario_for(state, heads.scenario, target.scenario, &session)?;
     let mut scripted_after = None;
     if let Some(scenario) = &scenario {
         let facts = Facts {
@@ -232,13 +236,21 @@ fn api(
     let private_token = auth::authorize(
         state,
         endpoint.auth,
-        &parts.headers,
+        heads.authorization,
         extra,
         &session,
         scenario_limit,
     )?;
     let claim = if endpoint.idempotent {
-        match idempotent::begin(state, endpoint, target.path, parts, body.as_ref(), &session)? {
+        match idempotent::begin(
+            state,
+            endpoint,
+            target.path,
+            parts,
+            heads.idempotency_key,
+            body.as_ref(),
+            &session,
+        )? {
             idempotent::Begin::Replay(response) => return Ok(response),
             idempotent::Begin::Run(claim) => claim,
         }
@@ -253,7 +265,7 @@ fn api(
         private_token,
         claim_result: script.claim_result,
     };
-    let result = handle(state, endpoint, ctx, body, unread);
+    let result = handle(state, endpoint, heads, ctx, body, unread);
     let result = match claim {
         Some(claim) => Ok(claim.finish(state, result)),
         None => result,
@@ -269,12 +281,13 @@ fn api(
 fn handle(
     state: &State,
     endpoint: &router::Endpoint,
+    heads: &Heads<'_>,
     mut ctx: Ctx<'_>,
     body: Option<Body>,
     unread: Option<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
-    ctx.inflection = check_headers(ctx.headers)?;
-    check_content_type(ctx.headers)?;
+    ctx.inflection = check_headers(heads.persona_version, heads.key_inflection)?;
+    check_content_type(heads.content_type)?;
     let body = match (body, unread) {
         (Some(body), _) => body,
         (None, unread) => return Err(unread_body(state, unread)),

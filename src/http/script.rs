@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-static SCENARIO_HEADER: HeaderName = HeaderName::from_static("persona-mock-scenario");
+pub(crate) static SCENARIO_HEADER: HeaderName = HeaderName::from_static("persona-mock-scenario");
 static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 
 /// What a scenario step adds to the response, and what the journal notes.
@@ -45,11 +45,11 @@ pub(crate) struct Script {
 /// else the path prefix's, else the session's bound one, else the default.
 pub(crate) fn scenario_for(
     state: &State,
-    headers: &HeaderMap,
+    header: Option<&HeaderValue>,
     prefixed: Option<&str>,
     session: &str,
 ) -> Result<Option<Arc<Scenario>>, ApiError> {
-    let (name, from) = match (headers.get(&SCENARIO_HEADER), prefixed) {
+    let (name, from) = match (header, prefixed) {
         (Some(value), _) => (
             String::from_utf8_lossy(value.as_bytes()).trim().to_string(),
             "the Persona-Mock-Scenario header",

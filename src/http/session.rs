@@ -3,16 +3,17 @@
 //! `/__mock/sessions/{id}[/scenario/{name}]/api/…`, else the Bearer API key,
 //! else the shared default.
 
+use super::heads::Heads;
 use crate::api::ApiError;
 use crate::ids::{SESSION_PREFIX, is_session_id, session_segment};
 use hyper::StatusCode;
-use hyper::header::{AUTHORIZATION, HeaderMap, HeaderName};
+use hyper::header::HeaderName;
 use std::borrow::Cow;
 
 /// The session of requests that name none and send no API key.
 pub const DEFAULT_SESSION: &str = "default";
 
-static SESSION_HEADER: HeaderName = HeaderName::from_static("persona-mock-session");
+pub(crate) static SESSION_HEADER: HeaderName = HeaderName::from_static("persona-mock-session");
 
 /// A request's path with any session prefix taken off.
 pub(crate) struct Target<'a> {
@@ -65,10 +66,10 @@ pub(crate) fn strip_prefix(path: &str) -> Result<Target<'_>, ApiError> {
 
 /// The session a request belongs to.
 pub(crate) fn resolve<'a>(
-    headers: &'a HeaderMap,
+    heads: &Heads<'a>,
     target: &Target<'a>,
 ) -> Result<Cow<'a, str>, ApiError> {
-    if let Some(value) = headers.get(&SESSION_HEADER) {
+    if let Some(value) = heads.session {
         if !is_session_id(value.as_bytes()) {
             return Err(ApiError::bad_request(
                 "Persona-Mock-Session must be 1 to 128 visible ASCII characters without spaces.",
@@ -79,8 +80,8 @@ pub(crate) fn resolve<'a>(
     if let Some(session) = target.session {
         return session_segment(session);
     }
-    let bearer = headers
-        .get(AUTHORIZATION)
+    let bearer = heads
+        .authorization
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().split_once(' '))
         .filter(|(scheme, key)| scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty())
@@ -109,10 +110,10 @@ mod tests {
 
     #[test]
     fn a_plus_in_a_session_path_is_not_a_space() {
-        let headers = HeaderMap::new();
+        let heads = Heads::default();
         let target = strip_prefix("/__mock/sessions/ci+1/api/x").unwrap();
-        assert_eq!(resolve(&headers, &target).unwrap(), "ci+1");
+        assert_eq!(resolve(&heads, &target).unwrap(), "ci+1");
         let target = strip_prefix("/__mock/sessions/ci+1%2Da/api/x").unwrap();
-        assert_eq!(resolve(&headers, &target).unwrap(), "ci+1-a");
+        assert_eq!(resolve(&heads, &target).unwrap(), "ci+1-a");
     }
 }
