@@ -7,13 +7,12 @@ use crate::ids::FnvBuild;
 use crate::privacypass::hex;
 use crate::privacypass::{IssuerSecret, RsaSecret, TokenType};
 use crate::profile::{RsaKeyEncoding, TokenKeyEncoding, WireFormat};
-use p384::pkcs8::DecodePrivateKey;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256, Sha384};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// The two key namespaces: `sandbox: true` challenges use their own keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -207,11 +206,18 @@ impl KeySource {
     }
 }
 
-/// A key that exists from startup (loaded) or is made on first use.
+/// A key made on first use: from the secret loaded at startup (pinned),
+/// or generated.
 struct KeySlot {
     index: u16,
     token_type: TokenType,
     key: OnceLock<IssuerKey>,
+    /// A pinned secret, read and checked at startup; its public key and
+    /// encodings (a P-384 scalar multiplication each) wait for first use,
+    /// so a pinned key set does not delay the ready line.
+    pinned: Mutex<Option<IssuerSecret>>,
+    /// Whether the key is pinned (stays true once its secret is taken).
+    is_pinned: bool,
 }
 
 /// Every issuer key the mock serves, by namespace and claim type.
@@ -269,6 +275,8 @@ impl KeyRing {
                             index: u16::try_from(index).unwrap_or(u16::MAX),
                             token_type: *token_type,
                             key: OnceLock::new(),
+                            pinned: Mutex::new(None),
+                            is_pinned: false,
                         },
                     )
                 })
@@ -317,14 +325,14 @@ impl KeyRing {
                 let Some(claim_type) = path.file_stem().and_then(|s| s.to_str()) else {
                     continue;
                 };
-                let wire = self.wire;
                 let Some(slot) = self.slots_mut(namespace).get_mut(claim_type) else {
                     ignored.push(path);
                     continue;
                 };
                 match read_secret_key(&path) {
                     Ok(secret) if secret.token_type() == slot.token_type => {
-                        slot.key = OnceLock::from(IssuerKey::new(secret, wire));
+                        slot.pinned = Mutex::new(Some(secret));
+                        slot.is_pinned = true;
                     }
                     Ok(secret) => errors.push(KeyFileError {
                         message: format!(
@@ -350,20 +358,31 @@ impl KeyRing {
     /// now (the background warm-up usually got there first).
     pub fn get(&self, namespace: Namespace, claim_type: &str) -> Option<(u16, &IssuerKey)> {
         let slot = self.slots(namespace).get(claim_type)?;
-        let key = slot.key.get_or_init(|| {
-            let secret = self.source.generate(namespace, claim_type, slot.token_type);
+        Some((slot.index, self.key(namespace, claim_type, slot)))
+    }
+
+    /// The slot's key, made now if it does not exist yet.
+    fn key<'a>(&self, namespace: Namespace, claim_type: &str, slot: &'a KeySlot) -> &'a IssuerKey {
+        slot.key.get_or_init(|| {
+            let pinned = slot.pinned.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let secret = pinned
+                .unwrap_or_else(|| self.source.generate(namespace, claim_type, slot.token_type));
             IssuerKey::new(secret, self.wire)
-        });
-        Some((slot.index, key))
+        })
     }
 
     /// The key whose id (either encoding's) is `id`, with its namespace and
-    /// claim type. Keys not made yet have issued nothing, so they are not
-    /// looked at.
+    /// claim type. Generated keys not made yet have issued nothing, so they
+    /// are not looked at; pinned ones may have (in an earlier run), so they
+    /// are made.
     pub fn find(&self, id: &[u8; 32]) -> Option<(Namespace, &str, &IssuerKey)> {
         Namespace::ALL.into_iter().find_map(|namespace| {
             self.slots(namespace).iter().find_map(|(claim_type, slot)| {
-                let key = slot.key.get()?;
+                let key = match slot.key.get() {
+                    Some(key) => key,
+                    None if slot.is_pinned => self.key(namespace, claim_type, slot),
+                    None => return None,
+                };
                 key.has_id(id)
                     .then_some((namespace, claim_type.as_str(), key))
             })
@@ -409,6 +428,43 @@ impl KeyRing {
     }
 }
 
+/// A P-384 scalar from a PEM file's SEC1 (`EC PRIVATE KEY`) or PKCS#8
+/// (`PRIVATE KEY`) document. A public key stored beside the scalar is not
+/// checked against it (that is a scalar multiplication per key, most of a
+/// pinned key set's load time): the public key served is always computed
+/// from the scalar.
+fn p384_from_pem(text: &str, label: &str) -> Result<p384::SecretKey, String> {
+    use sec1::der::Decode;
+    let (found, der) =
+        sec1::der::pem::decode_vec(text.trim().as_bytes()).map_err(|e| e.to_string())?;
+    if found != label {
+        return Err(format!("a PEM document labelled {found:?}"));
+    }
+    let sec1_der = if label == "PRIVATE KEY" {
+        let info = p384::pkcs8::PrivateKeyInfoRef::from_der(&der).map_err(|e| e.to_string())?;
+        let curve = info.algorithm.parameters_oid().ok();
+        if info.algorithm.oid != p384::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1")
+            || curve != Some(SECP384R1)
+        {
+            return Err("not an EC key on P-384".into());
+        }
+        info.private_key.as_bytes().to_vec()
+    } else {
+        der.clone()
+    };
+    let key = sec1::EcPrivateKey::from_der(&sec1_der).map_err(|e| e.to_string())?;
+    if let Some(parameters) = key.parameters
+        && parameters.named_curve() != Some(SECP384R1)
+    {
+        return Err("a key on another curve than P-384".into());
+    }
+    p384::SecretKey::from_slice(key.private_key).map_err(|e| e.to_string())
+}
+
+/// The object identifier of P-384 (secp384r1).
+const SECP384R1: p384::pkcs8::ObjectIdentifier =
+    p384::pkcs8::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
 /// Reads an issuer key from a PEM file: P-384 in PKCS#8 (`BEGIN PRIVATE
 /// KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`), or RSA in PKCS#8 or PKCS#1
 /// (`BEGIN RSA PRIVATE KEY`).
@@ -419,11 +475,11 @@ fn read_secret_key(path: &Path) -> Result<IssuerSecret, KeyFileError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     if text.contains("-----BEGIN EC PRIVATE KEY-----") {
-        return p384::SecretKey::from_sec1_pem(&text)
+        return p384_from_pem(&text, "EC PRIVATE KEY")
             .map(IssuerSecret::p384)
             .map_err(|e| fail(format!("not a P-384 SEC1 private key: {e}")));
     }
-    if let Ok(secret) = p384::SecretKey::from_pkcs8_pem(&text) {
+    if let Ok(secret) = p384_from_pem(&text, "PRIVATE KEY") {
         return Ok(IssuerSecret::p384(secret));
     }
     match RsaSecret::from_pem(&text) {
@@ -557,5 +613,75 @@ mod tests {
         assert_eq!(&der_key.token_key()[24..72], &rfc_key.token_key()[1..49]);
         assert!(!der_key.token_key_b64().ends_with('='));
         assert!(rfc_key.token_key_b64().ends_with('='));
+    }
+
+    #[test]
+    fn pinned_p384_scalars_match_the_p384_crates_own_decoder() {
+        use p384::pkcs8::DecodePrivateKey;
+        use sec1::der::pem::LineEnding;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys/production");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            // p384's decoder also checks the stored public key against the scalar.
+            let theirs = p384::SecretKey::from_pkcs8_pem(&text).unwrap();
+            let ours = p384_from_pem(&text, "PRIVATE KEY").unwrap();
+            assert_eq!(ours.to_bytes(), theirs.to_bytes());
+            let sec1 = theirs.to_sec1_pem(LineEnding::LF).unwrap();
+            let ours = p384_from_pem(&sec1, "EC PRIVATE KEY").unwrap();
+            assert_eq!(ours.to_bytes(), theirs.to_bytes());
+            checked += 1;
+        }
+        assert!(checked >= 10, "{checked} fixture keys");
+    }
+
+    #[test]
+    fn a_pem_key_on_another_curve_is_refused() {
+        use sec1::der::pem::LineEnding;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/keys/production/age_over18_verified.pem");
+        let text = std::fs::read_to_string(path).unwrap();
+        let (_, mut der) = sec1::der::pem::decode_vec(text.trim().as_bytes()).unwrap();
+        // secp384r1 (1.3.132.0.34) becomes secp521r1 (1.3.132.0.35).
+        let oid = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+        let at = der.windows(oid.len()).position(|w| w == oid).unwrap();
+        der[at + oid.len() - 1] = 0x23;
+        let other = sec1::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &der).unwrap();
+        assert_eq!(
+            p384_from_pem(&other, "PRIVATE KEY").unwrap_err(),
+            "not an EC key on P-384"
+        );
+        assert!(
+            p384_from_pem(&text, "EC PRIVATE KEY").is_err(),
+            "the label must match"
+        );
+    }
+
+    #[test]
+    fn a_pinned_key_is_found_by_its_id_before_its_first_use() {
+        use p384::pkcs8::DecodePrivateKey;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys");
+        let claims = vec![("age_over18_verified".to_string(), TokenType::VoprfP384)];
+        let wire = Profile::Reference.wire_format();
+        let mut ring = KeyRing::new(&claims, KeySource::Random, wire);
+        ring.load_dir(&root).unwrap();
+        let text =
+            std::fs::read_to_string(root.join("production/age_over18_verified.pem")).unwrap();
+        let expected = IssuerKey::from_p384(p384::SecretKey::from_pkcs8_pem(&text).unwrap(), wire);
+        // No challenge was issued in this process: the key was never made.
+        let (namespace, claim_type, key) = ring.find(expected.token_key_id()).unwrap();
+        assert_eq!(
+            (namespace, claim_type),
+            (Namespace::Production, "age_over18_verified")
+        );
+        assert_eq!(key.token_key(), expected.token_key());
+        let (_, got) = ring
+            .get(Namespace::Production, "age_over18_verified")
+            .unwrap();
+        assert_eq!(
+            got.token_key(),
+            expected.token_key(),
+            "the same key from then on"
+        );
     }
 }

@@ -28,8 +28,9 @@ pub enum IssuerSecret {
     P384 {
         /// The scalar.
         secret: p384::SecretKey,
-        /// Its public key, computed once.
-        public: p384::PublicKey,
+        /// Its public key, computed at first use (a scalar
+        /// multiplication: pinned key sets stay quick to load).
+        public: OnceLock<p384::PublicKey>,
         /// The VOPRF server, made at the key's first issuance or
         /// verification (it multiplies the base point again).
         server: OnceLock<VoprfServer<NistP384>>,
@@ -41,6 +42,14 @@ pub enum IssuerSecret {
         /// Its public key.
         public: PublicKeySha384PSSDeterministic,
     },
+}
+
+/// A P-384 key's public key, computed once.
+fn p384_public<'a>(
+    secret: &p384::SecretKey,
+    public: &'a OnceLock<p384::PublicKey>,
+) -> &'a p384::PublicKey {
+    public.get_or_init(|| secret.public_key())
 }
 
 /// Why a blinded input cannot be evaluated or signed.
@@ -65,7 +74,7 @@ impl IssuerSecret {
     /// A type 1 key.
     pub fn p384(secret: p384::SecretKey) -> IssuerSecret {
         IssuerSecret::P384 {
-            public: secret.public_key(),
+            public: OnceLock::new(),
             secret,
             server: OnceLock::new(),
         }
@@ -112,7 +121,10 @@ impl IssuerSecret {
     /// SubjectPublicKeyInfo (type 2).
     pub fn rfc9578_key(&self) -> Vec<u8> {
         match self {
-            IssuerSecret::P384 { public, .. } => public.to_sec1_point(true).as_bytes().to_vec(),
+            IssuerSecret::P384 { secret, public, .. } => p384_public(secret, public)
+                .to_sec1_point(true)
+                .as_bytes()
+                .to_vec(),
             IssuerSecret::Rsa { public, .. } => public
                 .to_spki()
                 .expect("a valid RSA key always encodes as SPKI"),
@@ -123,7 +135,7 @@ impl IssuerSecret {
     /// type 1, RSASSA-PSS (as RFC 9578 requires) for type 2.
     pub fn spki_der(&self) -> Vec<u8> {
         match self {
-            IssuerSecret::P384 { public, .. } => public
+            IssuerSecret::P384 { secret, public, .. } => p384_public(secret, public)
                 .to_public_key_der()
                 .expect("a valid P-384 public key always encodes as SPKI")
                 .into_vec(),
