@@ -93,26 +93,17 @@ pub struct JournalEntry {
     pub response_headers: Vec<(String, String)>,
 }
 
-/// What the journal stores per request: owned, compact (a few allocations),
-/// and formatted into a [`JournalEntry`] only when read.
+/// What the journal stores per request: owned and compact (its text in
+/// one allocation), formatted into a [`JournalEntry`] only when read.
 #[derive(Clone, Debug)]
 pub struct Record {
     /// Set by the journal.
     pub seq: u64,
     /// When the request was answered.
     pub time: SystemTime,
-    /// The session.
-    pub session: String,
     /// The method.
     pub method: hyper::Method,
-    /// The path and query.
-    pub path: String,
-    /// Request headers packed as `name:value\n` lines (names cannot hold
-    /// ':' and values cannot hold '\n').
-    pub headers: Vec<u8>,
-    /// The request body, cut to the limit.
-    pub body: Box<[u8]>,
-    /// Whether `body` was cut (or not read at all).
+    /// Whether the body was cut (or not read at all).
     pub body_truncated: bool,
     /// The scenario in force.
     pub scenario: Option<String>,
@@ -122,25 +113,86 @@ pub struct Record {
     pub status: u16,
     /// A scripted fault.
     pub fault: Option<Fault>,
-    /// Response headers, packed like `headers`.
-    pub response_headers: Vec<u8>,
+    /// The session, the path and query, the request headers, the body (cut
+    /// to the limit) and the response headers, one after another; headers
+    /// packed as `name:value\n` lines (names cannot hold ':' and values
+    /// cannot hold '\n').
+    text: Box<[u8]>,
+    /// Where the session, path, request headers and body end in `text`.
+    ends: [usize; 4],
+}
+
+/// The parts of a request and its answer a [`Record`] keeps as text.
+pub struct RecordText<'a> {
+    /// The session.
+    pub session: &'a str,
+    /// The path and query.
+    pub path: &'a str,
+    /// The request headers.
+    pub headers: &'a hyper::HeaderMap,
+    /// The request body, already cut to the limit.
+    pub body: &'a [u8],
+    /// The response headers.
+    pub response_headers: &'a hyper::HeaderMap,
 }
 
 impl Record {
+    /// A record of `text`, answered now with `status`; the journal sets
+    /// `seq`, the caller the scenario fields.
+    pub fn new(method: hyper::Method, status: u16, text: RecordText<'_>) -> Record {
+        let packed = |headers: &hyper::HeaderMap| {
+            headers
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 2)
+                .sum::<usize>()
+        };
+        let mut out = Vec::with_capacity(
+            text.session.len()
+                + text.path.len()
+                + packed(text.headers)
+                + text.body.len()
+                + packed(text.response_headers),
+        );
+        out.extend_from_slice(text.session.as_bytes());
+        let session_end = out.len();
+        out.extend_from_slice(text.path.as_bytes());
+        let path_end = out.len();
+        Record::pack_into(text.headers, &mut out);
+        let headers_end = out.len();
+        out.extend_from_slice(text.body);
+        let body_end = out.len();
+        Record::pack_into(text.response_headers, &mut out);
+        Record {
+            seq: 0,
+            time: SystemTime::now(),
+            method,
+            body_truncated: false,
+            scenario: None,
+            step: None,
+            status,
+            fault: None,
+            text: out.into_boxed_slice(),
+            ends: [session_end, path_end, headers_end, body_end],
+        }
+    }
+
+    /// The session.
+    pub fn session(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.ends[0]]).unwrap_or_default()
+    }
+
+    fn path(&self) -> &str {
+        std::str::from_utf8(&self.text[self.ends[0]..self.ends[1]]).unwrap_or_default()
+    }
+
     /// Packs a header map as `name:value\n` lines.
-    pub fn pack(headers: &hyper::HeaderMap) -> Vec<u8> {
-        let size = headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 2)
-            .sum();
-        let mut out = Vec::with_capacity(size);
+    fn pack_into(headers: &hyper::HeaderMap, out: &mut Vec<u8>) {
         for (name, value) in headers {
             out.extend_from_slice(name.as_str().as_bytes());
             out.push(b':');
             out.extend_from_slice(value.as_bytes());
             out.push(b'\n');
         }
-        out
     }
 
     fn unpack(packed: &[u8]) -> Vec<(String, String)> {
@@ -164,11 +216,11 @@ impl Record {
         JournalEntry {
             seq: self.seq,
             time: rfc3339(since.as_secs(), since.subsec_millis()),
-            session: self.session.clone(),
+            session: self.session().to_string(),
             method: self.method.to_string(),
-            path: self.path.clone(),
-            headers: Record::unpack(&self.headers),
-            body: String::from_utf8_lossy(&self.body).into_owned(),
+            path: self.path().to_string(),
+            headers: Record::unpack(&self.text[self.ends[1]..self.ends[2]]),
+            body: String::from_utf8_lossy(&self.text[self.ends[2]..self.ends[3]]).into_owned(),
             body_truncated: self.body_truncated,
             scenario: self.scenario.clone(),
             answered_by: match (&self.scenario, self.step) {
@@ -180,7 +232,7 @@ impl Record {
             },
             status: self.status,
             fault: self.fault,
-            response_headers: Record::unpack(&self.response_headers),
+            response_headers: Record::unpack(&self.text[self.ends[3]..]),
         }
     }
 }
@@ -240,23 +292,23 @@ impl Journal {
         entry.seq = e.seq;
         // A known session's count is bumped in place: no key is allocated
         // on the request path once a session has entries.
-        let count = match e.per_session.get_mut(&entry.session) {
+        let count = match e.per_session.get_mut(entry.session()) {
             Some(count) => count,
-            None => e.per_session.entry(entry.session.clone()).or_insert(0),
+            None => e.per_session.entry(entry.session().to_owned()).or_insert(0),
         };
         *count += 1;
         if *count > self.limits.per_session
-            && let Some(index) = e.list.iter().position(|x| x.session == entry.session)
+            && let Some(index) = e.list.iter().position(|x| x.session() == entry.session())
         {
             e.list.remove(index);
-            drop_one(&mut e, &entry.session);
+            drop_one(&mut e, entry.session());
         }
         e.list.push_back(entry);
         while e.list.len() > self.limits.total {
             let Some(oldest) = e.list.pop_front() else {
                 break;
             };
-            drop_one(&mut e, &oldest.session);
+            drop_one(&mut e, oldest.session());
         }
     }
 
@@ -266,7 +318,7 @@ impl Journal {
         let requests = e
             .list
             .iter()
-            .filter(|x| session.is_none_or(|s| x.session == s))
+            .filter(|x| session.is_none_or(|s| x.session() == s))
             .map(Record::entry)
             .collect();
         let dropped = match session {
@@ -281,7 +333,7 @@ impl Journal {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match session {
             Some(s) => {
-                e.list.retain(|x| x.session != s);
+                e.list.retain(|x| x.session() != s);
                 e.per_session.remove(s);
                 if let Some(n) = e.dropped.remove(s) {
                     e.dropped_total -= n;
@@ -355,37 +407,57 @@ mod tests {
     }
 
     fn entry(session: &str) -> Record {
-        Record {
-            seq: 0,
-            time: SystemTime::now(),
-            session: session.into(),
-            method: hyper::Method::POST,
-            path: "/".into(),
-            headers: vec![],
-            body: Box::default(),
-            body_truncated: false,
-            scenario: None,
-            step: None,
-            status: 200,
-            fault: None,
-            response_headers: vec![],
-        }
+        let none = hyper::HeaderMap::new();
+        Record::new(
+            hyper::Method::POST,
+            200,
+            RecordText {
+                session,
+                path: "/",
+                headers: &none,
+                body: b"",
+                response_headers: &none,
+            },
+        )
     }
 
     #[test]
-    fn headers_pack_and_unpack_in_order() {
+    fn a_record_keeps_each_part_apart_and_headers_in_order() {
         let mut headers = hyper::HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
         headers.append("x-list", "a:b".parse().unwrap());
         headers.append("x-list", "c".parse().unwrap());
-        let packed = Record::pack(&headers);
+        let mut response = hyper::HeaderMap::new();
+        response.insert("request-id", "req_1".parse().unwrap());
+        let record = Record::new(
+            hyper::Method::PUT,
+            201,
+            RecordText {
+                session: "s1",
+                path: "/a?b=c",
+                headers: &headers,
+                body: b"{\"x\":1}",
+                response_headers: &response,
+            },
+        );
+        let entry = record.entry();
         assert_eq!(
-            Record::unpack(&packed),
+            (entry.session.as_str(), entry.path.as_str()),
+            ("s1", "/a?b=c")
+        );
+        assert_eq!((entry.method.as_str(), entry.status), ("PUT", 201));
+        assert_eq!(
+            entry.headers,
             [
                 ("content-type".to_string(), "application/json".to_string()),
                 ("x-list".to_string(), "a:b".to_string()),
                 ("x-list".to_string(), "c".to_string())
             ]
+        );
+        assert_eq!(entry.body, "{\"x\":1}");
+        assert_eq!(
+            entry.response_headers,
+            [("request-id".to_string(), "req_1".to_string())]
         );
     }
 

@@ -48,11 +48,14 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         &state.challenge.response_keys[ctx.inflection as usize];
     let token_key = key.token_key_b64();
     let token_key_id = key.token_key_id_hex();
+    // Sized exactly: a body whose length is its capacity becomes the
+    // response's `Bytes` without another allocation.
     let mut out = String::with_capacity(
-        32 + k_challenge.len()
+        r#"{"":"","":"","":""}"#.len()
+            + k_challenge.len()
             + k_token_key.len()
             + k_token_key_id.len()
-            + challenge.len() * 4 / 3
+            + state.wire.padding.encoded_len(challenge.len())
             + token_key.len()
             + token_key_id.len(),
     );
@@ -68,6 +71,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         out.push_str(value);
     }
     out.push_str("\"}");
+    debug_assert_eq!(out.len(), out.capacity(), "the body is sized exactly");
     Ok(json_response(StatusCode::OK, out.into_bytes()))
 }
 

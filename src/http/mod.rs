@@ -22,7 +22,7 @@ use crate::api::conventions::Inflection;
 use crate::api::conventions::{check_content_type, check_headers};
 use crate::api::response::{HttpResponse, error_response};
 use crate::handlers::{Ctx, control, hosted};
-use crate::journal::{JournalLimits, Record};
+use crate::journal::{JournalLimits, Record, RecordText};
 use crate::scenario::Fault;
 use crate::state::State;
 use bytes::Bytes;
@@ -80,7 +80,12 @@ pub fn respond(state: &State, parts: &Parts, body: RequestBody) -> Answer {
     answer
 }
 
-fn answer(state: &State, parts: &Parts, body: RequestBody, script: &mut Script) -> Answer {
+fn answer<'a>(
+    state: &State,
+    parts: &'a Parts,
+    body: RequestBody,
+    script: &mut Script<'a>,
+) -> Answer {
     let heads = match check_head(state, parts) {
         Ok(heads) => heads,
         Err(error) => return Answer::now(guard(state, parts, |_| Err(error))),
@@ -191,18 +196,18 @@ fn guard(
 }
 
 /// The API request's steps after the guard.
-fn api(
+fn api<'a>(
     state: &State,
-    parts: &Parts,
-    heads: &Heads<'_>,
+    parts: &'a Parts,
+    heads: &Heads<'a>,
     body: RequestBody,
     extra: &mut HeaderMap,
-    script: &mut Script,
+    script: &mut Script<'a>,
 ) -> Result<HttpResponse, ApiError> {
     let target = session::strip_prefix(parts.uri.path())?;
     let session = session::resolve(heads, &target)?;
     if state.journal.is_some() || script.log {
-        script.session = Some(session.to_string());
+        script.session = Some(session.clone());
     }
     let Some((endpoint, param)) = router::endpoint(target.path) else {
         if state.strict {
@@ -335,32 +340,26 @@ fn journal_record(
     parts: &Parts,
     body: &[u8],
     body_unread: bool,
-    script: &Script,
+    script: &Script<'_>,
     response: &HttpResponse,
 ) -> Record {
     let kept = body.len().min(limits.body_bytes);
-    Record {
-        seq: 0,
-        time: std::time::SystemTime::now(),
-        session: script
-            .session
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SESSION.to_string()),
-        method: parts.method.clone(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string(),
-        headers: Record::pack(&parts.headers),
-        body: body[..kept].into(),
-        body_truncated: body_unread || kept < body.len(),
-        scenario: script.scenario.clone(),
-        step: script.step,
-        status: response.status().as_u16(),
-        fault: script.fault,
-        response_headers: Record::pack(response.headers()),
-    }
+    let mut record = Record::new(
+        parts.method.clone(),
+        response.status().as_u16(),
+        RecordText {
+            session: script.session.as_deref().unwrap_or(DEFAULT_SESSION),
+            path: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            headers: &parts.headers,
+            body: &body[..kept],
+            response_headers: response.headers(),
+        },
+    );
+    record.body_truncated = body_unread || kept < body.len();
+    record.scenario = script.scenario.clone();
+    record.step = script.step;
+    record.fault = script.fault;
+    record
 }
 
 #[cfg(test)]

@@ -22,15 +22,15 @@ static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 
 /// What a scenario step adds to the response, and what the journal notes.
 #[derive(Default)]
-pub(crate) struct Script {
+pub(crate) struct Script<'a> {
     /// Headers that replace the response's own.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Wait before answering.
     pub delay: Option<std::time::Duration>,
     /// Connection failure.
     pub fault: Option<Fault>,
-    /// The session (noted only when the journal is on).
-    pub session: Option<String>,
+    /// The session (noted only when the journal or the request log is on).
+    pub session: Option<Cow<'a, str>>,
     /// The scenario in force.
     pub scenario: Option<String>,
     /// The step that answered, from 1.
@@ -87,7 +87,7 @@ pub(crate) fn play(
     scenario: &Scenario,
     session: &str,
     facts: &Facts<'_>,
-    script: &mut Script,
+    script: &mut Script<'_>,
 ) -> Option<Play> {
     script.scenario = Some(scenario.name.clone());
     let pick = state.sessions.advance(session, scenario, facts)?;

@@ -21,6 +21,14 @@ impl Padding {
         out
     }
 
+    /// How many characters `len` bytes encode to with this padding.
+    pub fn encoded_len(self, len: usize) -> usize {
+        match self {
+            Padding::Unpadded => len / 3 * 4 + [0, 2, 3][len % 3],
+            Padding::Padded => len.div_ceil(3) * 4,
+        }
+    }
+
     /// Appends `bytes` as base64url with this padding to `out`.
     pub fn encode_into(self, bytes: &[u8], out: &mut String) {
         match self {
@@ -41,6 +49,16 @@ pub fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_len_is_what_encoding_writes() {
+        for padding in [Padding::Unpadded, Padding::Padded] {
+            for len in 0..40 {
+                let bytes = vec![0xa5u8; len];
+                assert_eq!(padding.encoded_len(len), padding.encode(&bytes).len(), "{len}");
+            }
+        }
+    }
 
     #[test]
     fn encodes_with_and_without_padding() {
