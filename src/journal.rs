@@ -178,7 +178,12 @@ impl Record {
 
     /// The session.
     pub fn session(&self) -> &str {
-        std::str::from_utf8(&self.text[..self.ends[0]]).unwrap_or_default()
+        std::str::from_utf8(self.session_bytes()).unwrap_or_default()
+    }
+
+    /// The session's bytes, to compare sessions without decoding them.
+    fn session_bytes(&self) -> &[u8] {
+        &self.text[..self.ends[0]]
     }
 
     fn path(&self) -> &str {
@@ -292,16 +297,20 @@ impl Journal {
         entry.seq = e.seq;
         // A known session's count is bumped in place: no key is allocated
         // on the request path once a session has entries.
-        let count = match e.per_session.get_mut(entry.session()) {
+        let session = entry.session();
+        let count = match e.per_session.get_mut(session) {
             Some(count) => count,
-            None => e.per_session.entry(entry.session().to_owned()).or_insert(0),
+            None => e.per_session.entry(session.to_owned()).or_insert(0),
         };
         *count += 1;
         if *count > self.limits.per_session
-            && let Some(index) = e.list.iter().position(|x| x.session() == entry.session())
+            && let Some(index) = e
+                .list
+                .iter()
+                .position(|x| x.session_bytes() == entry.session_bytes())
         {
             e.list.remove(index);
-            drop_one(&mut e, entry.session());
+            drop_one(&mut e, session);
         }
         e.list.push_back(entry);
         while e.list.len() > self.limits.total {
