@@ -3,15 +3,22 @@
 //! another.
 
 use super::{Cursor, Pick, RequestFacts, Scenario};
+use crate::ids::FnvBuild;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Maps keyed by session and scenario names, hashed with FNV-1a: these
+/// names come from test clients, short and few, and SipHash's protection
+/// against chosen collisions buys a mock nothing for its cost on every
+/// scripted request.
+type Names<V> = HashMap<String, V, FnvBuild>;
 
 /// One session's state.
 #[derive(Default)]
 struct SessionState {
     /// Cursors by scenario name.
-    cursors: HashMap<String, Cursor>,
+    cursors: Names<Cursor>,
     /// The scenario bound with `PUT /__mock/sessions/{id}`.
     bound: Option<String>,
 }
@@ -21,7 +28,7 @@ pub const MAX_SESSIONS: usize = 100_000;
 
 /// Keeps the session map bounded: at the limit, sessions without a bound
 /// scenario are forgotten (they start their scenarios over).
-fn make_room(states: &mut HashMap<String, SessionState>) {
+fn make_room(states: &mut Names<SessionState>) {
     if states.len() >= MAX_SESSIONS {
         tracing::warn!(
             "more than {MAX_SESSIONS} sessions; forgetting the progress of unbound ones"
@@ -35,7 +42,7 @@ fn make_room(states: &mut HashMap<String, SessionState>) {
 pub struct Sessions {
     /// State by session id. The lock is held only to read or move one
     /// cursor, never across an await.
-    states: Mutex<HashMap<String, SessionState>>,
+    states: Mutex<Names<SessionState>>,
     /// How many sessions have a bound scenario; while zero, requests need
     /// not look for a binding.
     bound_count: AtomicUsize,
@@ -127,7 +134,7 @@ impl Sessions {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Names<SessionState>> {
         self.states.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
