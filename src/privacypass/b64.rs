@@ -55,7 +55,11 @@ mod tests {
         for padding in [Padding::Unpadded, Padding::Padded] {
             for len in 0..40 {
                 let bytes = vec![0xa5u8; len];
-                assert_eq!(padding.encoded_len(len), padding.encode(&bytes).len(), "{len}");
+                assert_eq!(
+                    padding.encoded_len(len),
+                    padding.encode(&bytes).len(),
+                    "{len}"
+                );
             }
         }
     }
