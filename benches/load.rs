@@ -60,7 +60,7 @@ fn main() {
     std::fs::create_dir_all(&work).unwrap();
 
     say(format!(
-        "# persona-mock benchmark\n\nMachine: {}\n",
+        "# The challenge endpoint: throughput, latency, startup, memory\n\nMachine: {}\n",
         machine()
     ));
     say(format!(

@@ -214,16 +214,22 @@ pub fn publish(name: &str) {
         .filter(|(k, _)| k.starts_with("BENCH_") && k != "BENCH_UPDATE")
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let mut section = format!(
-        "<!-- begin {name} -->\n_Generated on {date} by `{}cargo bench --bench {name}`._\n\n",
+    let generated = format!(
+        "_Generated on {date} by `{}cargo bench --bench {name}`._\n",
         settings.iter().map(|s| format!("{s} ")).collect::<String>()
     );
-    for line in report.lines() {
+    let mut section = format!("<!-- begin {name} -->\n");
+    for (i, line) in report.lines().enumerate() {
         if line.starts_with('#') {
             section.push('#');
         }
         section.push_str(line);
         section.push('\n');
+        // Under the report's title.
+        if i == 0 {
+            section.push('\n');
+            section.push_str(&generated);
+        }
     }
     section.push_str(&format!("<!-- end {name} -->"));
     let path = root.join("BENCHMARKS.md");
