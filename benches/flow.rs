@@ -44,7 +44,7 @@ macro_rules! say {
     };
 }
 
-use support::{Server, cpu_time_precise, machine, post_once, read_response, request};
+use support::{Server, b64, cpu_time_precise, machine, post_once, read_response, request, unb64};
 
 const CLAIM: &str = "age_over18_verified";
 /// Keep-alive connections (`BENCH_CONNECTIONS`, default 2).
@@ -698,16 +698,4 @@ fn run(server: &Server, requests: Vec<Vec<u8>>, status: u16) -> (f64, Duration, 
 fn body_of(response: &[u8]) -> &[u8] {
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     &response[split + 4..]
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(text: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim_end_matches('='))
-        .unwrap()
 }

@@ -39,7 +39,7 @@ macro_rules! say {
     };
 }
 
-use support::{Server, cpu_time_precise, memory, read_response, request};
+use support::{Server, b64, cpu_time_precise, memory, read_response, request, unb64};
 
 const CLAIM: &str = "age_over18_verified";
 
@@ -271,16 +271,4 @@ fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(text: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim_end_matches('='))
-        .unwrap()
 }

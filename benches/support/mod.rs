@@ -245,3 +245,17 @@ pub fn publish(name: &str) {
         _ => eprintln!("BENCHMARKS.md has no `{begin}` … `{end}` section; not updated"),
     }
 }
+
+/// base64url without padding, as the benchmarks' clients send it.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// base64url, padded or not, as the mock answers.
+pub fn unb64(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .unwrap()
+}
