@@ -222,10 +222,12 @@ struct KeySlot {
 
 /// Every issuer key the mock serves, by namespace and claim type.
 ///
-/// Generated keys are made on first use (or by [`KeyRing::warm`] right after
-/// startup, RSA keys first), so startup does not wait on key generation
-/// however many claim types are configured. Each slot is initialised exactly
-/// once, so a claim type keeps its key for the life of the process.
+/// Keys are made on first use (or by [`KeyRing::warm`] right after startup,
+/// RSA keys first): generated ones from the key source, pinned ones from the
+/// secret read and checked at startup. So startup waits neither on key
+/// generation nor on deriving public keys, however many claim types are
+/// configured. Each slot is initialised exactly once, so a claim type keeps
+/// its key for the life of the process.
 pub struct KeyRing {
     /// The encodings every key is computed for.
     wire: WireFormat,
@@ -291,9 +293,10 @@ impl KeyRing {
         }
     }
 
-    /// Loads the PEM files of `dir` (`production/<claim type>.pem`,
-    /// `sandbox/<claim type>.pem`); claim types without a file keep
-    /// generated keys. Returns the paths of files for unknown claim types.
+    /// Reads and checks the PEM files of `dir` (`production/<claim type>.pem`,
+    /// `sandbox/<claim type>.pem`); their keys are made from them at first
+    /// use, and claim types without a file keep generated keys. Returns the
+    /// paths of files for unknown claim types.
     pub fn load_dir(&mut self, dir: &Path) -> Result<Vec<PathBuf>, Vec<KeyFileError>> {
         let mut errors = Vec::new();
         let mut ignored = Vec::new();
