@@ -64,6 +64,7 @@ pub(crate) fn session_hash(session: &str) -> u64 {
     crate::ids::FnvBuild::default().hash_one(session)
 }
 
+/// The first 8 bytes of a 32-byte digest or nonce: how the stores key them.
 /// Two of up to two million values share a prefix with a probability under
 /// 10⁻⁶, and forging one takes 2⁶⁴ hashes; the memory saved is most of the
 /// stores'.
@@ -107,9 +108,10 @@ impl ChallengeLog {
     }
 }
 
-/// Token nonces redeemed: at least the last [`MAX_SPENT`]. A nonce forgotten for the
-/// cap belongs to a token whose challenge expired long ago, as long as
-/// fewer than that many tokens are redeemed within a challenge lifetime.
+/// Token nonces redeemed: at least the last [`MAX_SPENT`]. A nonce
+/// forgotten for the cap belongs to a token whose challenge expired long
+/// ago, as long as fewer than that many tokens are redeemed within a
+/// challenge lifetime.
 pub(crate) struct SpentTokens {
     /// Nonce prefixes, with the hash of the session that spent each.
     inner: Mutex<Generations<u64>>,
