@@ -23,10 +23,7 @@ impl Padding {
 
     /// How many characters `len` bytes encode to with this padding.
     pub fn encoded_len(self, len: usize) -> usize {
-        match self {
-            Padding::Unpadded => len / 3 * 4 + [0, 2, 3][len % 3],
-            Padding::Padded => len.div_ceil(3) * 4,
-        }
+        base64::encoded_len(len, self == Padding::Padded).expect("lengths of values in memory fit")
     }
 
     /// Appends `bytes` as base64url with this padding to `out`.
