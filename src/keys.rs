@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256, Sha384};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// The two key namespaces: `sandbox: true` challenges use their own keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -215,9 +215,7 @@ struct KeySlot {
     /// A pinned secret, read and checked at startup; its public key and
     /// encodings (a P-384 scalar multiplication each) wait for first use,
     /// so a pinned key set does not delay the ready line.
-    pinned: Mutex<Option<IssuerSecret>>,
-    /// Whether the key is pinned (stays true once its secret is taken).
-    is_pinned: bool,
+    pinned: Option<IssuerSecret>,
 }
 
 /// Every issuer key the mock serves, by namespace and claim type.
@@ -277,8 +275,7 @@ impl KeyRing {
                             index: u16::try_from(index).unwrap_or(u16::MAX),
                             token_type: *token_type,
                             key: OnceLock::new(),
-                            pinned: Mutex::new(None),
-                            is_pinned: false,
+                            pinned: None,
                         },
                     )
                 })
@@ -334,8 +331,7 @@ impl KeyRing {
                 };
                 match read_secret_key(&path) {
                     Ok(secret) if secret.token_type() == slot.token_type => {
-                        slot.pinned = Mutex::new(Some(secret));
-                        slot.is_pinned = true;
+                        slot.pinned = Some(secret);
                     }
                     Ok(secret) => errors.push(KeyFileError {
                         message: format!(
@@ -367,8 +363,9 @@ impl KeyRing {
     /// The slot's key, made now if it does not exist yet.
     fn key<'a>(&self, namespace: Namespace, claim_type: &str, slot: &'a KeySlot) -> &'a IssuerKey {
         slot.key.get_or_init(|| {
-            let pinned = slot.pinned.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let secret = pinned
+            let secret = slot
+                .pinned
+                .clone()
                 .unwrap_or_else(|| self.source.generate(namespace, claim_type, slot.token_type));
             IssuerKey::new(secret, self.wire)
         })
@@ -383,7 +380,7 @@ impl KeyRing {
             self.slots(namespace).iter().find_map(|(claim_type, slot)| {
                 let key = match slot.key.get() {
                     Some(key) => key,
-                    None if slot.is_pinned => self.key(namespace, claim_type, slot),
+                    None if slot.pinned.is_some() => self.key(namespace, claim_type, slot),
                     None => return None,
                 };
                 key.has_id(id)
@@ -443,19 +440,17 @@ fn p384_from_pem(text: &str, label: &str) -> Result<p384::SecretKey, String> {
     if found != label {
         return Err(format!("a PEM document labelled {found:?}"));
     }
-    let sec1_der = if label == "PRIVATE KEY" {
+    let sec1_der: &[u8] = if label == "PRIVATE KEY" {
         let info = p384::pkcs8::PrivateKeyInfoRef::from_der(&der).map_err(|e| e.to_string())?;
         let curve = info.algorithm.parameters_oid().ok();
-        if info.algorithm.oid != p384::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1")
-            || curve != Some(SECP384R1)
-        {
+        if info.algorithm.oid != ID_EC_PUBLIC_KEY || curve != Some(SECP384R1) {
             return Err("not an EC key on P-384".into());
         }
-        info.private_key.as_bytes().to_vec()
+        info.private_key.as_bytes()
     } else {
-        der.clone()
+        &der
     };
-    let key = sec1::EcPrivateKey::from_der(&sec1_der).map_err(|e| e.to_string())?;
+    let key = sec1::EcPrivateKey::from_der(sec1_der).map_err(|e| e.to_string())?;
     if let Some(parameters) = key.parameters
         && parameters.named_curve() != Some(SECP384R1)
     {
@@ -463,6 +458,10 @@ fn p384_from_pem(text: &str, label: &str) -> Result<p384::SecretKey, String> {
     }
     p384::SecretKey::from_slice(key.private_key).map_err(|e| e.to_string())
 }
+
+/// The object identifier of elliptic-curve keys (id-ecPublicKey).
+const ID_EC_PUBLIC_KEY: p384::pkcs8::ObjectIdentifier =
+    p384::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
 /// The object identifier of P-384 (secp384r1).
 const SECP384R1: p384::pkcs8::ObjectIdentifier =
