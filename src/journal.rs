@@ -295,15 +295,8 @@ impl Journal {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         e.seq += 1;
         entry.seq = e.seq;
-        // A known session's count is bumped in place: no key is allocated
-        // on the request path once a session has entries.
         let session = entry.session();
-        let count = match e.per_session.get_mut(session) {
-            Some(count) => count,
-            None => e.per_session.entry(session.to_owned()).or_insert(0),
-        };
-        *count += 1;
-        if *count > self.limits.per_session
+        if add_one(&mut e.per_session, session) > self.limits.per_session
             && let Some(index) = e
                 .list
                 .iter()
@@ -327,7 +320,7 @@ impl Journal {
         let requests = e
             .list
             .iter()
-            .filter(|x| session.is_none_or(|s| x.session() == s))
+            .filter(|x| session.is_none_or(|s| x.session_bytes() == s.as_bytes()))
             .map(Record::entry)
             .collect();
         let dropped = match session {
@@ -342,7 +335,7 @@ impl Journal {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match session {
             Some(s) => {
-                e.list.retain(|x| x.session() != s);
+                e.list.retain(|x| x.session_bytes() != s.as_bytes());
                 e.per_session.remove(s);
                 if let Some(n) = e.dropped.remove(s) {
                     e.dropped_total -= n;
@@ -367,13 +360,24 @@ fn drop_one(e: &mut Entries, session: &str) {
             e.per_session.remove(session);
         }
     }
-    match e.dropped.get_mut(session) {
-        Some(dropped) => *dropped += 1,
-        None => {
-            e.dropped.insert(session.to_owned(), 1);
-        }
-    }
+    add_one(&mut e.dropped, session);
     e.dropped_total += 1;
+}
+
+/// Adds one to a session's counter (made at zero if the session has none)
+/// and returns it. A known session's counter is found without allocating
+/// its key: this runs on the request path.
+fn add_one<T>(counts: &mut HashMap<String, T, FnvBuild>, session: &str) -> T
+where
+    T: Copy + Default + std::ops::AddAssign + From<u8>,
+{
+    if let Some(count) = counts.get_mut(session) {
+        *count += T::from(1);
+        return *count;
+    }
+    let count = counts.entry(session.to_owned()).or_default();
+    *count += T::from(1);
+    *count
 }
 
 /// The current time as RFC 3339 UTC with milliseconds.
