@@ -1,9 +1,11 @@
-//! A map with a cap: past it, the oldest entries are evicted (and counted),
+//! Maps with a cap: past it, the oldest entries are evicted (and counted),
 //! so hostile or long-running traffic cannot grow memory without bound.
+//! [`Bounded`] evicts one entry at a time in insertion order;
+//! [`Generations`] evicts a whole generation at once, for the stores an
+//! insert on every request must keep cheap.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// Hashes a `u64` key that is already uniformly random (a digest prefix)
 /// as itself: no SipHash per lookup.
@@ -30,8 +32,8 @@ impl Hasher for PrefixHasher {
 pub(crate) type ByPrefix = BuildHasherDefault<PrefixHasher>;
 
 /// A map that keeps at most `cap` entries, evicting the oldest first.
-pub(crate) struct Bounded<K, V, S = RandomState> {
-    map: HashMap<K, (V, u64), S>,
+pub(crate) struct Bounded<K, V> {
+    map: HashMap<K, (V, u64)>,
     /// Keys in insertion order with the insertion number; entries whose
     /// number no longer matches the map's were removed or replaced.
     order: VecDeque<(K, u64)>,
@@ -41,7 +43,7 @@ pub(crate) struct Bounded<K, V, S = RandomState> {
     dropped: u64,
 }
 
-impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
     /// An empty map holding at most `cap` entries.
     pub fn new(cap: usize) -> Self {
         Bounded {
@@ -231,7 +233,7 @@ mod tests {
 
     #[test]
     fn stale_order_entries_do_not_pile_up() {
-        let mut map: Bounded<u64, u64, ByPrefix> = Bounded::new(10);
+        let mut map: Bounded<u64, u64> = Bounded::new(10);
         for i in 0..10_000 {
             map.insert(i % 3, i);
         }
