@@ -30,8 +30,7 @@ use rand::Rng;
 use rsa::pkcs8::DecodePublicKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::io::{BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use voprf::{EvaluationElement, Group, Proof, VoprfClient};
 
@@ -44,7 +43,9 @@ macro_rules! say {
     };
 }
 
-use support::{Server, b64, cpu_time_precise, machine, post_once, read_response, request, unb64};
+use support::{
+    Connection, Server, b64, cpu_time_precise, machine, percentile, post_once, request, unb64,
+};
 
 const CLAIM: &str = "age_over18_verified";
 /// Keep-alive connections (`BENCH_CONNECTIONS`, default 2).
@@ -266,8 +267,8 @@ fn full_flows(flows: usize) {
             times.sort();
             format!(
                 "{} / {}",
-                millis(times[times.len() / 2]),
-                millis(times[(times.len() * 99 / 100).min(times.len() - 1)])
+                millis(percentile(&times, 50)),
+                millis(percentile(&times, 99))
             )
         };
         say!(
@@ -284,18 +285,12 @@ fn full_flows(flows: usize) {
 
 /// One flow on one keep-alive connection; each step's latency.
 fn one_flow(address: SocketAddr) -> [Duration; 4] {
-    let stream = TcpStream::connect(address).unwrap();
-    stream.set_nodelay(true).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
+    let mut connection = Connection::open(address);
     let mut step = |path: &str, headers: &[(&str, &str)], body: &str, status: u16| {
         let bytes = request(path, headers, body);
         let start = Instant::now();
-        writer.write_all(&bytes).unwrap();
-        let (got, reply) = read_response(&mut reader);
-        let took = start.elapsed();
-        assert_eq!(got, status, "{}", String::from_utf8_lossy(&reply));
-        (took, reply)
+        let reply = connection.expect(&bytes, status);
+        (start.elapsed(), reply)
     };
     let create_body = json!({"claim-type": CLAIM, "encryption-key-pem": null}).to_string();
     let (create, reply) = step("/api/privacy/v1/relays", &[], &create_body, 201);
@@ -346,10 +341,7 @@ fn crypto_beside_challenges() {
     let body = issue_body(&issued, &blind(&issued));
     let address = server.address;
     let challenges = |seconds: f64| {
-        let stream = TcpStream::connect(address).unwrap();
-        stream.set_nodelay(true).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
+        let mut connection = Connection::open(address);
         let bytes = request(
             "/api/privacy/v1/relays/challenge",
             &[],
@@ -359,16 +351,11 @@ fn crypto_beside_challenges() {
         let start = Instant::now();
         while start.elapsed().as_secs_f64() < seconds {
             let t = Instant::now();
-            writer.write_all(&bytes).unwrap();
-            let (status, _) = read_response(&mut reader);
-            assert_eq!(status, 200);
+            connection.expect(&bytes, 200);
             times.push(t.elapsed());
         }
         times.sort();
-        (
-            times[times.len() / 2],
-            times[(times.len() * 99 / 100).min(times.len() - 1)],
-        )
+        (percentile(&times, 50), percentile(&times, 99))
     };
     let alone = challenges(2.0);
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -377,19 +364,14 @@ fn crypto_beside_challenges() {
             let stop = &stop;
             let body = &body;
             scope.spawn(move || {
-                let stream = TcpStream::connect(address).unwrap();
-                stream.set_nodelay(true).unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
+                let mut connection = Connection::open(address);
                 let bytes = request(
                     "/api/v1/privacy-passes",
                     &[("Authorization", "Bearer persona_sandbox_bench")],
                     body,
                 );
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    writer.write_all(&bytes).unwrap();
-                    let (status, _) = read_response(&mut reader);
-                    assert_eq!(status, 201);
+                    connection.expect(&bytes, 201);
                 }
             });
         }
@@ -665,18 +647,10 @@ fn run(server: &Server, requests: Vec<Vec<u8>>, status: u16) -> (f64, Duration, 
         .into_iter()
         .map(|chunk| {
             std::thread::spawn(move || {
-                let stream = TcpStream::connect(address).unwrap();
-                stream.set_nodelay(true).unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
+                let mut connection = Connection::open(address);
                 chunk
                     .into_iter()
-                    .map(|(i, bytes)| {
-                        writer.write_all(&bytes).unwrap();
-                        let (got, body) = read_response(&mut reader);
-                        assert_eq!(got, status, "{}", String::from_utf8_lossy(&body));
-                        (i, body)
-                    })
+                    .map(|(i, bytes)| (i, connection.expect(&bytes, status)))
                     .collect::<Vec<_>>()
             })
         })

@@ -24,8 +24,6 @@ use persona_mock::{Settings, SystemClock};
 use rand::Rng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::io::{BufReader, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -39,7 +37,7 @@ macro_rules! say {
     };
 }
 
-use support::{Server, b64, cpu_time_precise, memory, read_response, request, unb64};
+use support::{Connection, Server, b64, cpu_time_precise, memory, percentile, request, unb64};
 
 const CLAIM: &str = "age_over18_verified";
 
@@ -106,17 +104,12 @@ fn send_many(server: &Server, bytes: &[u8], n: usize, status: u16) {
         for _ in 0..2 {
             let left = left.clone();
             scope.spawn(move || {
-                let stream = TcpStream::connect(server.address).unwrap();
-                stream.set_nodelay(true).unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
+                let mut connection = Connection::open(server.address);
                 while left
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(1))
                     .is_ok()
                 {
-                    writer.write_all(bytes).unwrap();
-                    let (got, body) = read_response(&mut reader);
-                    assert_eq!(got, status, "{}", String::from_utf8_lossy(&body));
+                    connection.expect(bytes, status);
                 }
             });
         }
@@ -186,8 +179,8 @@ fn spent_tokens_in_process() {
             "| {} | {} | {:.0} µs | {:.0} µs | {:.0} ns |",
             thousands(level),
             kib(rss),
-            times[times.len() / 2].as_secs_f64() * 1e6,
-            times[times.len() * 99 / 100].as_secs_f64() * 1e6,
+            percentile(&times, 50).as_secs_f64() * 1e6,
+            percentile(&times, 99).as_secs_f64() * 1e6,
             store.as_secs_f64() * 1e9
         );
     }

@@ -259,3 +259,41 @@ pub fn unb64(text: &str) -> Vec<u8> {
         .decode(text.trim_end_matches('='))
         .unwrap()
 }
+
+/// A keep-alive HTTP/1.1 connection that sends prepared requests one at a
+/// time (no pipelining).
+pub struct Connection {
+    reader: BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Connection {
+    /// Connects, with Nagle's algorithm off.
+    pub fn open(address: SocketAddr) -> Connection {
+        let stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Connection {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    /// Sends one request and reads its response: the status and the body.
+    pub fn exchange(&mut self, request: &[u8]) -> (u16, Vec<u8>) {
+        use std::io::Write;
+        self.writer.write_all(request).unwrap();
+        read_response(&mut self.reader)
+    }
+
+    /// Sends one request whose response must have `status`; its body.
+    pub fn expect(&mut self, request: &[u8], status: u16) -> Vec<u8> {
+        let (got, body) = self.exchange(request);
+        assert_eq!(got, status, "{}", String::from_utf8_lossy(&body));
+        body
+    }
+}
+
+/// The `percent`th percentile of durations sorted in ascending order.
+pub fn percentile(sorted: &[Duration], percent: usize) -> Duration {
+    sorted[(sorted.len() * percent / 100).min(sorted.len() - 1)]
+}
