@@ -132,12 +132,18 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 }
 
 /// A map keyed by digest prefixes that remembers at least the last `cap`
-/// entries and at most `2 × cap`, in two generations: inserts go into the
-/// newer, and when it holds `cap` entries the older is forgotten whole (and
-/// counted) and the newer takes its place. Unlike [`Bounded`], an insert
+/// entries and at most `2 × cap` (plus a batch of 32), in two generations:
+/// inserts go into the newer, and when it holds `cap` entries the older is
+/// forgotten whole (and counted) and the newer takes its place. Unlike [`Bounded`], an insert
 /// touches one table and keeps no insertion order, which is what the
 /// challenge path can afford on every request.
+///
+/// New entries wait in a short batch before they go into the table: keys are
+/// random, so each table insert misses the cache, and a run of inserts lets
+/// the processor wait for several misses at once instead of one per request.
 pub(crate) struct Generations<V> {
+    /// The newest entries, oldest first, not yet in `newer`.
+    batch: Vec<(u64, V)>,
     newer: HashMap<u64, V, ByPrefix>,
     older: HashMap<u64, V, ByPrefix>,
     cap: usize,
@@ -145,10 +151,14 @@ pub(crate) struct Generations<V> {
     dropped: u64,
 }
 
+/// How many new entries wait before they go into the table together.
+const BATCH: usize = 32;
+
 impl<V> Generations<V> {
     /// An empty map remembering at least the last `cap` entries.
     pub fn new(cap: usize) -> Self {
         Generations {
+            batch: Vec::with_capacity(BATCH),
             newer: HashMap::default(),
             older: HashMap::default(),
             cap: cap.max(1),
@@ -158,6 +168,23 @@ impl<V> Generations<V> {
 
     /// Inserts or replaces an entry.
     pub fn insert(&mut self, key: u64, value: V) {
+        if let Some(waiting) = self.batch.iter_mut().find(|(k, _)| *k == key) {
+            waiting.1 = value;
+            return;
+        }
+        self.batch.push((key, value));
+        if self.batch.len() >= BATCH {
+            let mut batch = std::mem::take(&mut self.batch);
+            for (key, value) in batch.drain(..) {
+                self.place(key, value);
+            }
+            self.batch = batch;
+        }
+    }
+
+    /// Puts an entry into the newer table, first starting a new generation
+    /// if that one is full.
+    fn place(&mut self, key: u64, value: V) {
         if self.newer.len() >= self.cap {
             // The older generation's table is cleared and reused, so a full
             // map stops allocating.
@@ -170,12 +197,21 @@ impl<V> Generations<V> {
 
     /// The value of `key`.
     pub fn get(&self, key: &u64) -> Option<&V> {
-        self.newer.get(key).or_else(|| self.older.get(key))
+        self.batch
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .or_else(|| self.newer.get(key))
+            .or_else(|| self.older.get(key))
     }
 
     /// How many entries there are, and how many were forgotten for the cap.
+    /// A key waiting in the batch that the tables also hold counts twice.
     pub fn counts(&self) -> (usize, u64) {
-        (self.newer.len() + self.older.len(), self.dropped)
+        (
+            self.batch.len() + self.newer.len() + self.older.len(),
+            self.dropped,
+        )
     }
 
     /// Forgets the entries that `belongs` says are the session's, or
@@ -183,10 +219,12 @@ impl<V> Generations<V> {
     pub fn reset<T>(&mut self, session: Option<T>, belongs: impl Fn(&V, &T) -> bool) {
         match session {
             Some(s) => {
+                self.batch.retain(|(_, v)| !belongs(v, &s));
                 self.newer.retain(|_, v| !belongs(v, &s));
                 self.older.retain(|_, v| !belongs(v, &s));
             }
             None => {
+                self.batch.clear();
                 self.newer.clear();
                 self.older.clear();
                 self.dropped = 0;
@@ -247,7 +285,7 @@ mod tests {
     #[test]
     fn generations_remember_the_last_cap_entries_and_count_what_they_forget() {
         let mut map: Generations<u64> = Generations::new(3);
-        for i in 0..10u64 {
+        for i in 0..200u64 {
             map.insert(i, i * 10);
             // Whatever came in, the last three are always there.
             for recent in i.saturating_sub(2)..=i {
@@ -258,7 +296,10 @@ mod tests {
                 );
             }
             let (held, dropped) = map.counts();
-            assert!(held <= 6, "never more than two generations: {held}");
+            assert!(
+                held < 2 * 3 + BATCH,
+                "never more than two generations and a batch: {held}"
+            );
             assert_eq!(
                 held as u64 + dropped,
                 i + 1,
@@ -266,21 +307,35 @@ mod tests {
             );
         }
         assert_eq!(map.get(&0), None);
-        assert_eq!(map.counts(), (4, 6));
     }
 
     #[test]
-    fn generations_reset_by_session_in_both_generations() {
-        let mut map: Generations<&str> = Generations::new(2);
-        for (key, session) in [(0, "a"), (1, "b"), (2, "a"), (3, "b")] {
-            map.insert(key, session);
+    fn an_entry_replaced_in_the_batch_is_held_once() {
+        let mut map: Generations<u64> = Generations::new(100);
+        map.insert(7, 1);
+        map.insert(7, 2);
+        assert_eq!((map.get(&7), map.counts()), (Some(&2), (1, 0)));
+    }
+
+    #[test]
+    fn generations_reset_by_session_in_the_batch_and_both_generations() {
+        // Enough entries that some wait in the batch and both tables hold some.
+        let mut map: Generations<&str> = Generations::new(BATCH);
+        let n = 2 * BATCH as u64 + 5;
+        for key in 0..n {
+            map.insert(key, if key % 2 == 0 { "a" } else { "b" });
         }
+        assert!(!map.batch.is_empty() && !map.newer.is_empty() && !map.older.is_empty());
+        let (held, dropped) = map.counts();
         map.reset(Some("a"), |entry, session| entry == session);
+        let kept: Vec<u64> = (0..n).filter(|key| map.get(key).is_some()).collect();
+        assert!(kept.iter().all(|key| key % 2 == 1), "{kept:?}");
+        assert_eq!(kept.len(), held / 2, "every b is kept");
         assert_eq!(
-            (map.get(&0), map.get(&1), map.get(&2)),
-            (None, Some(&"b"), None)
+            map.counts(),
+            (held / 2, dropped),
+            "a session reset keeps the drop count"
         );
-        assert_eq!(map.counts(), (2, 0));
         map.reset(None::<&str>, |entry, session| entry == session);
         assert_eq!(map.counts(), (0, 0));
     }
