@@ -99,6 +99,9 @@ pub struct JournalEntry {
 pub struct Record {
     /// Set by the journal.
     pub seq: u64,
+    /// The session's number in the journal, set by the journal: evictions
+    /// compare it instead of reading the (long untouched) text.
+    session_id: u64,
     /// When the request was answered.
     pub time: SystemTime,
     /// The method.
@@ -164,6 +167,7 @@ impl Record {
         Record::pack_into(text.response_headers, &mut out);
         Record {
             seq: 0,
+            session_id: 0,
             time: SystemTime::now(),
             method,
             body_truncated: false,
@@ -178,12 +182,7 @@ impl Record {
 
     /// The session.
     pub fn session(&self) -> &str {
-        std::str::from_utf8(self.session_bytes()).unwrap_or_default()
-    }
-
-    /// The session's bytes, to compare sessions without decoding them.
-    fn session_bytes(&self) -> &[u8] {
-        &self.text[..self.ends[0]]
+        std::str::from_utf8(&self.text[..self.ends[0]]).unwrap_or_default()
     }
 
     fn path(&self) -> &str {
@@ -247,14 +246,44 @@ impl Record {
 struct Entries {
     /// Every kept entry, oldest first.
     list: VecDeque<Record>,
-    /// Kept entries per session.
-    per_session: HashMap<String, usize, FnvBuild>,
-    /// Entries dropped to respect the limits, per session.
-    dropped: HashMap<String, u64, FnvBuild>,
+    /// Sessions with kept or dropped entries.
+    sessions: HashMap<String, Session, FnvBuild>,
+    /// The last session number given.
+    last_session_id: u64,
     /// Entries dropped overall.
     dropped_total: u64,
     /// The last sequence number given.
     seq: u64,
+}
+
+/// One session's place in the journal.
+struct Session {
+    /// Its number, kept in each of its records.
+    id: u64,
+    /// Entries kept.
+    kept: usize,
+    /// Entries dropped to respect the limits.
+    dropped: u64,
+}
+
+/// The counters of session `name`, made (with a new number) if it has
+/// none. A known session is found without allocating its key: this runs on
+/// the request path.
+fn session<'a>(
+    sessions: &'a mut HashMap<String, Session, FnvBuild>,
+    last_id: &mut u64,
+    name: &str,
+) -> &'a mut Session {
+    if !sessions.contains_key(name) {
+        *last_id += 1;
+        let fresh = Session {
+            id: *last_id,
+            kept: 0,
+            dropped: 0,
+        };
+        sessions.insert(name.to_owned(), fresh);
+    }
+    sessions.get_mut(name).expect("inserted above")
 }
 
 /// The journal. The lock is held only to add, read or clear entries.
@@ -292,39 +321,52 @@ impl Journal {
     /// entry past the per-session limit and the oldest overall past the
     /// total limit.
     pub fn record(&self, mut entry: Record) {
-        let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        e.seq += 1;
-        entry.seq = e.seq;
-        let session = entry.session();
-        if add_one(&mut e.per_session, session) > self.limits.per_session
-            && let Some(index) = e
-                .list
-                .iter()
-                .position(|x| x.session_bytes() == entry.session_bytes())
+        let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let Entries {
+            list,
+            sessions,
+            last_session_id,
+            dropped_total,
+            seq,
+        } = &mut *guard;
+        *seq += 1;
+        entry.seq = *seq;
+        let owner = session(sessions, last_session_id, entry.session());
+        owner.kept += 1;
+        entry.session_id = owner.id;
+        if owner.kept > self.limits.per_session
+            && let Some(index) = list.iter().position(|x| x.session_id == owner.id)
         {
-            e.list.remove(index);
-            drop_one(&mut e, session);
+            list.remove(index);
+            owner.kept -= 1;
+            owner.dropped += 1;
+            *dropped_total += 1;
         }
-        e.list.push_back(entry);
-        while e.list.len() > self.limits.total {
-            let Some(oldest) = e.list.pop_front() else {
+        list.push_back(entry);
+        while list.len() > self.limits.total {
+            let Some(oldest) = list.pop_front() else {
                 break;
             };
-            drop_one(&mut e, oldest.session());
+            if let Some(owner) = sessions.get_mut(oldest.session()) {
+                owner.kept -= 1;
+                owner.dropped += 1;
+            }
+            *dropped_total += 1;
         }
     }
 
     /// The entries of one session, or of all, oldest first.
     pub fn view(&self, session: Option<&str>) -> JournalView {
         let e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let id = session.map(|s| e.sessions.get(s).map(|s| s.id));
         let requests = e
             .list
             .iter()
-            .filter(|x| session.is_none_or(|s| x.session_bytes() == s.as_bytes()))
+            .filter(|x| id.is_none_or(|id| id == Some(x.session_id)))
             .map(Record::entry)
             .collect();
         let dropped = match session {
-            Some(s) => e.dropped.get(s).copied().unwrap_or(0),
+            Some(s) => e.sessions.get(s).map_or(0, |s| s.dropped),
             None => e.dropped_total,
         };
         JournalView { requests, dropped }
@@ -335,10 +377,9 @@ impl Journal {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match session {
             Some(s) => {
-                e.list.retain(|x| x.session_bytes() != s.as_bytes());
-                e.per_session.remove(s);
-                if let Some(n) = e.dropped.remove(s) {
-                    e.dropped_total -= n;
+                if let Some(session) = e.sessions.remove(s) {
+                    e.list.retain(|x| x.session_id != session.id);
+                    e.dropped_total -= session.dropped;
                 }
             }
             None => {
@@ -350,34 +391,6 @@ impl Journal {
             }
         }
     }
-}
-
-/// Books one dropped entry of `session`.
-fn drop_one(e: &mut Entries, session: &str) {
-    if let Some(count) = e.per_session.get_mut(session) {
-        *count -= 1;
-        if *count == 0 {
-            e.per_session.remove(session);
-        }
-    }
-    add_one(&mut e.dropped, session);
-    e.dropped_total += 1;
-}
-
-/// Adds one to a session's counter (made at zero if the session has none)
-/// and returns it. A known session's counter is found without allocating
-/// its key: this runs on the request path.
-fn add_one<T>(counts: &mut HashMap<String, T, FnvBuild>, session: &str) -> T
-where
-    T: Copy + Default + std::ops::AddAssign + From<u8>,
-{
-    if let Some(count) = counts.get_mut(session) {
-        *count += T::from(1);
-        return *count;
-    }
-    let count = counts.entry(session.to_owned()).or_default();
-    *count += T::from(1);
-    *count
 }
 
 /// The current time as RFC 3339 UTC with milliseconds.
