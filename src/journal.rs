@@ -93,15 +93,13 @@ pub struct JournalEntry {
     pub response_headers: Vec<(String, String)>,
 }
 
-/// What the journal stores per request: owned and compact (its text in
-/// one allocation), formatted into a [`JournalEntry`] only when read.
+/// A request and its answer as the pipeline hands them to the journal:
+/// owned and compact (its text in one allocation), formatted into a
+/// [`JournalEntry`] only when read.
 #[derive(Clone, Debug)]
 pub struct Record {
     /// Set by the journal.
     pub seq: u64,
-    /// The session's number in the journal, set by the journal: evictions
-    /// compare it instead of reading the (long untouched) text.
-    session_id: u64,
     /// When the request was answered.
     pub time: SystemTime,
     /// The method.
@@ -167,7 +165,6 @@ impl Record {
         Record::pack_into(text.response_headers, &mut out);
         Record {
             seq: 0,
-            session_id: 0,
             time: SystemTime::now(),
             method,
             body_truncated: false,
@@ -183,10 +180,6 @@ impl Record {
     /// The session.
     pub fn session(&self) -> &str {
         std::str::from_utf8(&self.text[..self.ends[0]]).unwrap_or_default()
-    }
-
-    fn path(&self) -> &str {
-        std::str::from_utf8(&self.text[self.ends[0]..self.ends[1]]).unwrap_or_default()
     }
 
     /// Packs a header map as `name:value\n` lines.
@@ -216,28 +209,211 @@ impl Record {
 
     /// The entry as the control API shows it.
     pub fn entry(&self) -> JournalEntry {
+        let [session, path, headers, body] = self.ends;
+        Fields {
+            seq: self.seq,
+            time: self.time,
+            method: self.method.as_str().as_bytes(),
+            session: &self.text[..session],
+            path: &self.text[session..path],
+            headers: &self.text[path..headers],
+            body: &self.text[headers..body],
+            body_truncated: self.body_truncated,
+            response_headers: &self.text[body..],
+            scenario: self.scenario.as_deref().map(str::as_bytes),
+            step: self.step,
+            status: self.status,
+            fault: self.fault,
+        }
+        .entry()
+    }
+}
+
+/// A record's fields, its text split into its parts.
+struct Fields<'a> {
+    seq: u64,
+    time: SystemTime,
+    method: &'a [u8],
+    session: &'a [u8],
+    path: &'a [u8],
+    headers: &'a [u8],
+    body: &'a [u8],
+    body_truncated: bool,
+    response_headers: &'a [u8],
+    scenario: Option<&'a [u8]>,
+    step: Option<usize>,
+    status: u16,
+    fault: Option<Fault>,
+}
+
+impl Fields<'_> {
+    fn entry(self) -> JournalEntry {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let scenario = self.scenario.map(text);
         JournalEntry {
             seq: self.seq,
             time: rfc3339(since.as_secs(), since.subsec_millis()),
-            session: self.session().to_string(),
-            method: self.method.to_string(),
-            path: self.path().to_string(),
-            headers: Record::unpack(&self.text[self.ends[1]..self.ends[2]]),
-            body: String::from_utf8_lossy(&self.text[self.ends[2]..self.ends[3]]).into_owned(),
+            session: text(self.session),
+            method: text(self.method),
+            path: text(self.path),
+            headers: Record::unpack(self.headers),
+            body: text(self.body),
             body_truncated: self.body_truncated,
-            scenario: self.scenario.clone(),
-            answered_by: match (&self.scenario, self.step) {
+            answered_by: match (&scenario, self.step) {
                 (Some(scenario), Some(step)) => AnsweredBy::Step {
                     scenario: scenario.clone(),
                     step,
                 },
                 _ => AnsweredBy::Real,
             },
+            scenario,
             status: self.status,
             fault: self.fault,
-            response_headers: Record::unpack(&self.text[self.ends[3]..]),
+            response_headers: Record::unpack(self.response_headers),
         }
+    }
+}
+
+/// A request as the journal keeps it: fixed size and without a heap of its
+/// own (its text is in the journal's [`Arena`]), so forgetting the oldest
+/// touches no memory and keeping one allocates nothing.
+#[derive(Clone, Copy)]
+struct Kept {
+    seq: u64,
+    /// The session's number: evictions compare it instead of reading text.
+    session_id: u64,
+    time: SystemTime,
+    /// Where its text starts in the arena.
+    start: u64,
+    /// Where the method, session, path, request headers, body and response
+    /// headers end in its text; the scenario's name, if any, follows.
+    ends: [usize; 6],
+    /// The length of its text.
+    len: usize,
+    has_scenario: bool,
+    step: Option<usize>,
+    status: u16,
+    fault: Option<Fault>,
+    body_truncated: bool,
+}
+
+impl Kept {
+    fn entry(&self, arena: &Arena) -> JournalEntry {
+        let text = arena.read(self.start, self.len);
+        let [method, session, path, headers, body, response] = self.ends;
+        Fields {
+            seq: self.seq,
+            time: self.time,
+            method: &text[..method],
+            session: &text[method..session],
+            path: &text[session..path],
+            headers: &text[path..headers],
+            body: &text[headers..body],
+            body_truncated: self.body_truncated,
+            response_headers: &text[body..response],
+            scenario: self.has_scenario.then(|| &text[response..]),
+            step: self.step,
+            status: self.status,
+            fault: self.fault,
+        }
+        .entry()
+    }
+
+    /// The session's name.
+    fn session(&self, arena: &Arena) -> String {
+        let text = arena.read(self.start, self.ends[1]);
+        String::from_utf8_lossy(&text[self.ends[0]..]).into_owned()
+    }
+}
+
+/// The text of kept requests, in one ring buffer: written once, never freed
+/// one by one. A request forgotten from the middle (past its session's
+/// limit) leaves a hole until the ring is compacted, which happens when a
+/// new text does not fit and costs a copy of what is kept; the ring is at
+/// least twice what is kept after it, so compactions are rare.
+struct Arena {
+    ring: Vec<u8>,
+    /// Where the next text starts. Positions only grow; a byte's place in
+    /// the ring is its position modulo the ring's length.
+    head: u64,
+    /// No kept text starts before this (it trails the oldest kept one's
+    /// start, and is brought up to it only when space runs short).
+    tail: u64,
+}
+
+/// The ring's first size.
+const ARENA_START: usize = 64 * 1024;
+
+impl Default for Arena {
+    fn default() -> Self {
+        Arena {
+            ring: vec![0; ARENA_START],
+            head: 0,
+            tail: 0,
+        }
+    }
+}
+
+impl Arena {
+    /// Writes `parts` one after another and returns where they start;
+    /// `kept` are the requests whose text must survive (oldest first), their
+    /// starts updated if the ring is compacted.
+    fn write(&mut self, parts: &[&[u8]], kept: &mut VecDeque<Kept>) -> u64 {
+        let needed: usize = parts.iter().map(|p| p.len()).sum();
+        if self.used() + needed > self.ring.len() {
+            self.tail = kept.front().map_or(self.head, |k| k.start);
+            if self.used() + needed > self.ring.len() {
+                let live: usize = kept.iter().map(|k| k.len).sum();
+                let size = self.ring.len().max(2 * (live + needed));
+                self.compact(kept, size);
+            }
+        }
+        let start = self.head;
+        for part in parts {
+            self.put(part);
+        }
+        start
+    }
+
+    /// Bytes between the tail and the head.
+    fn used(&self) -> usize {
+        (self.head - self.tail) as usize
+    }
+
+    /// Appends bytes at the head, wrapping around the ring's end.
+    fn put(&mut self, bytes: &[u8]) {
+        let at = (self.head % self.ring.len() as u64) as usize;
+        let first = bytes.len().min(self.ring.len() - at);
+        self.ring[at..at + first].copy_from_slice(&bytes[..first]);
+        self.ring[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        self.head += bytes.len() as u64;
+    }
+
+    /// The `len` bytes from `start`.
+    fn read(&self, start: u64, len: usize) -> Vec<u8> {
+        let at = (start % self.ring.len() as u64) as usize;
+        let first = len.min(self.ring.len() - at);
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&self.ring[at..at + first]);
+        out.extend_from_slice(&self.ring[..len - first]);
+        out
+    }
+
+    /// Moves the kept texts, in order and without holes, to the start of a
+    /// new ring of `size` bytes.
+    fn compact(&mut self, kept: &mut VecDeque<Kept>, size: usize) {
+        let mut fresh = Arena {
+            ring: vec![0; size],
+            head: 0,
+            tail: 0,
+        };
+        for k in kept.iter_mut() {
+            let text = self.read(k.start, k.len);
+            k.start = fresh.head;
+            fresh.put(&text);
+        }
+        *self = fresh;
     }
 }
 
@@ -245,7 +421,9 @@ impl Record {
 #[derive(Default)]
 struct Entries {
     /// Every kept entry, oldest first.
-    list: VecDeque<Record>,
+    list: VecDeque<Kept>,
+    /// Their text.
+    arena: Arena,
     /// Sessions with kept or dropped entries.
     sessions: HashMap<String, Session, FnvBuild>,
     /// The last session number given.
@@ -320,34 +498,69 @@ impl Journal {
     /// Adds an entry (its `seq` is set here), dropping the session's oldest
     /// entry past the per-session limit and the oldest overall past the
     /// total limit.
-    pub fn record(&self, mut entry: Record) {
+    pub fn record(&self, record: Record) {
+        let [session_end, path_end, headers_end, body_end] = record.ends;
+        let method = record.method.as_str().as_bytes();
+        let scenario = record.scenario.as_deref().unwrap_or_default().as_bytes();
+        let at = |end: usize| method.len() + end;
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let Entries {
             list,
+            arena,
             sessions,
             last_session_id,
             dropped_total,
             seq,
         } = &mut *guard;
         *seq += 1;
-        entry.seq = *seq;
-        let owner = session(sessions, last_session_id, entry.session());
+        let owner = session(sessions, last_session_id, record.session());
         owner.kept += 1;
-        entry.session_id = owner.id;
-        if owner.kept > self.limits.per_session
-            && let Some(index) = list.iter().position(|x| x.session_id == owner.id)
-        {
-            list.remove(index);
-            owner.kept -= 1;
-            owner.dropped += 1;
-            *dropped_total += 1;
+        if owner.kept > self.limits.per_session {
+            // When every kept entry is the session's, its oldest is the
+            // first, found without reading any.
+            let index = if owner.kept - 1 == list.len() {
+                Some(0)
+            } else {
+                list.iter().position(|x| x.session_id == owner.id)
+            };
+            if let Some(index) = index {
+                if index == 0 {
+                    list.pop_front();
+                } else {
+                    list.remove(index);
+                }
+                owner.kept -= 1;
+                owner.dropped += 1;
+                *dropped_total += 1;
+            }
         }
-        list.push_back(entry);
+        let session_id = owner.id;
+        let start = arena.write(&[method, &record.text, scenario], list);
+        list.push_back(Kept {
+            seq: *seq,
+            session_id,
+            time: record.time,
+            start,
+            ends: [
+                at(0),
+                at(session_end),
+                at(path_end),
+                at(headers_end),
+                at(body_end),
+                at(record.text.len()),
+            ],
+            len: at(record.text.len() + scenario.len()),
+            has_scenario: record.scenario.is_some(),
+            step: record.step,
+            status: record.status,
+            fault: record.fault,
+            body_truncated: record.body_truncated,
+        });
         while list.len() > self.limits.total {
             let Some(oldest) = list.pop_front() else {
                 break;
             };
-            if let Some(owner) = sessions.get_mut(oldest.session()) {
+            if let Some(owner) = sessions.get_mut(&oldest.session(arena)) {
                 owner.kept -= 1;
                 owner.dropped += 1;
             }
@@ -363,7 +576,7 @@ impl Journal {
             .list
             .iter()
             .filter(|x| id.is_none_or(|id| id == Some(x.session_id)))
-            .map(Record::entry)
+            .map(|x| x.entry(&e.arena))
             .collect();
         let dropped = match session {
             Some(s) => e.sessions.get(s).map_or(0, |s| s.dropped),
@@ -546,6 +759,112 @@ mod tests {
             seqs(&journal.view(None)),
             [4],
             "sequence numbers keep counting"
+        );
+    }
+
+    /// A record whose body is `size` copies of a letter picked by `seq`.
+    fn sized(session: &str, seq: usize, size: usize) -> (Record, String) {
+        let none = hyper::HeaderMap::new();
+        let body = char::from(b'a' + (seq % 26) as u8).to_string().repeat(size);
+        let mut record = Record::new(
+            hyper::Method::PUT,
+            201,
+            RecordText {
+                session,
+                path: "/p",
+                headers: &none,
+                body: body.as_bytes(),
+                response_headers: &none,
+            },
+        );
+        record.scenario = seq.is_multiple_of(3).then(|| format!("scenario-{seq}"));
+        record.step = record.scenario.as_ref().map(|_| seq);
+        (record, body)
+    }
+
+    /// Records `count` requests, the session of each picked by `session_of`,
+    /// checking now and then that the journal holds each session's last
+    /// `per_session` entries, every one whole.
+    fn record_and_check(count: usize, per_session: usize, session_of: fn(usize) -> &'static str) {
+        let journal = Journal::new(JournalLimits {
+            per_session,
+            total: 100_000,
+            body_bytes: 100_000,
+        });
+        let mut expected: Vec<(&str, String)> = Vec::new();
+        for seq in 1..=count {
+            // Mostly small bodies, now and then one larger than the first ring.
+            let size = if seq % 701 == 0 {
+                70_000
+            } else {
+                seq * 37 % 900
+            };
+            let (record, body) = sized(session_of(seq), seq, size);
+            journal.record(record);
+            expected.push((session_of(seq), body));
+            if seq % 97 != 0 && seq < count - 10 {
+                continue;
+            }
+            let mut want: Vec<u64> = Vec::new();
+            for session in ["quiet", "busy"] {
+                let all: Vec<u64> = (1..=seq as u64)
+                    .filter(|s| expected[*s as usize - 1].0 == session)
+                    .collect();
+                want.extend(&all[all.len().saturating_sub(per_session)..]);
+            }
+            want.sort();
+            let view = journal.view(None);
+            assert_eq!(seqs(&view), want, "after {seq}");
+            for entry in &view.requests {
+                let (session, body) = &expected[entry.seq as usize - 1];
+                assert_eq!((entry.session.as_str(), &entry.body), (*session, body));
+                assert_eq!((entry.method.as_str(), entry.path.as_str()), ("PUT", "/p"));
+                let scenario = entry
+                    .seq
+                    .is_multiple_of(3)
+                    .then(|| format!("scenario-{}", entry.seq));
+                assert_eq!(entry.scenario, scenario);
+            }
+        }
+    }
+
+    #[test]
+    fn one_session_wraps_the_ring_and_its_entries_read_back_whole() {
+        // The oldest entry goes from the front: texts are written across
+        // the ring's end.
+        record_and_check(3_000, 30, |_| "busy");
+    }
+
+    #[test]
+    fn holes_left_by_a_busy_session_are_compacted_and_entries_read_back_whole() {
+        // A quiet session keeps its first entries at the front while a busy
+        // one drops its oldest from the middle: the ring fills with holes,
+        // compacts and grows.
+        record_and_check(
+            3_000,
+            40,
+            |seq| if seq % 500 == 1 { "quiet" } else { "busy" },
+        );
+    }
+
+    #[test]
+    fn the_ring_stays_near_twice_what_is_kept() {
+        let journal = Journal::new(JournalLimits {
+            per_session: 10,
+            total: 1_000,
+            body_bytes: 1_000,
+        });
+        journal.record(sized("quiet", 0, 500).0);
+        for seq in 1..100_000 {
+            journal.record(sized("busy", seq, 500).0);
+        }
+        let e = journal.entries.lock().unwrap();
+        let kept: usize = e.list.iter().map(|k| k.len).sum();
+        assert_eq!(e.list.len(), 11);
+        assert!(
+            e.arena.ring.len() <= (2 * kept).max(ARENA_START),
+            "ring {} for {kept} bytes kept",
+            e.arena.ring.len()
         );
     }
 }
