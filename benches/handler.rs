@@ -4,6 +4,8 @@
 //! configurations take turns over several rounds and each figure is the median of its
 //! rounds, so a burst of load on a shared machine moves one round, not the result.
 //! 840,000 calls in all: what `valgrind --tool=callgrind` counts (see BENCHMARKS.md).
+//! `BENCH_ONLY=TEXT` runs only the configurations whose label contains TEXT (to profile
+//! one, e.g. `BENCH_ONLY="challenge, journal on"`).
 
 use bytes::Bytes;
 use persona_mock::testing::{RequestBody, State, respond};
@@ -30,6 +32,7 @@ fn main() {
         "Machine: {}. The pipeline (`respond`) called in a loop for a real challenge and a scripted 403, journal on and off: 10,000 warm-up calls each, then {ROUNDS} rounds of {CALLS} timed calls, the configurations taking turns; medians of the rounds.\n",
         support::machine()
     );
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let configurations = [
         ("real challenge, journal on", Settings::default()),
         (
@@ -55,6 +58,10 @@ fn main() {
             },
         ),
     ];
+    let configurations: Vec<(&str, Settings)> = configurations
+        .into_iter()
+        .filter(|(label, _)| label.contains(only.as_str()))
+        .collect();
     let parts = hyper::Request::builder()
         .method("POST")
         .uri("/api/privacy/v1/relays/challenge")
