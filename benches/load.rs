@@ -19,10 +19,14 @@
 //! connection sends its next request when the previous response has been
 //! read (keep-alive, no pipelining). Server CPU comes from
 //! `/proc/PID/task/*/schedstat` (nanoseconds). Figures are medians of
-//! several runs. `BENCH_SECONDS` (default 2) and `BENCH_RUNS`
-//! (default 3) change the measuring time and the number of runs;
-//! `PERSONA_MOCK_BIN` measures another build of the binary (to compare a
-//! change with what came before).
+//! several runs. While load runs, the load generator (ours or `wrk`) is
+//! pinned to one CPU and the servers to another (`taskset`), because on a
+//! 2-CPU machine where the scheduler puts the threads moves a server's CPU
+//! per request by a third; the `wrk` cross-check also runs unpinned, for
+//! comparison. `BENCH_SECONDS` (default 2) and `BENCH_RUNS` (default 3)
+//! change the measuring time and the number of runs; `BENCH_PIN=0` turns
+//! pinning off; `PERSONA_MOCK_BIN` measures another build of the binary (to
+//! compare a change with what came before).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -40,7 +44,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use support::{
-    Server, content_length, cpu_time_precise, machine, memory, mock_binary, post_once, say,
+    Pins, Server, content_length, cpu_time_precise, machine, memory, mock_binary, post_once, say,
 };
 
 const PATH: &str = "/api/privacy/v1/relays/challenge";
@@ -66,6 +70,15 @@ fn main() {
     say(format!(
         "Command: `cargo bench --bench load` ({seconds} s per measurement, {runs} runs, medians)\n"
     ));
+    let pins = Pins::detect();
+    let allowed = Pins::allowed();
+    say(match &pins {
+        Some(p) => format!(
+            "Under load, the load generator runs on CPU {} and the servers on CPU {} (`taskset`).\n",
+            p.client, p.server
+        ),
+        None => "Not pinned (fewer than two CPUs, no `taskset`, or `BENCH_PIN=0`).\n".into(),
+    });
 
     // Throughput and latency.
     std::fs::write(
@@ -78,6 +91,12 @@ fn main() {
     let scripted = Server::mock(&["--scenarios-dir", &scenario_dir, "--scenario", "bench-429"]);
     let size = first_response(mock.address).len();
     let baseline = Server::baseline(size);
+    if let Some(p) = &pins {
+        Pins::pin(std::process::id(), p.client);
+        for server in [&mock, &scripted, &baseline] {
+            Pins::pin(server.child.id(), p.server);
+        }
+    }
     let targets = [
         ("persona-mock", &mock, 200u16),
         ("persona-mock, 429 scenario", &scripted, 429),
@@ -131,6 +150,7 @@ fn main() {
         ));
     }
     drop((mock, scripted, baseline));
+    Pins::unpin(std::process::id(), &allowed);
 
     // Startup.
     say("\n## Startup: process start to the ready line and to the first successful challenge\n");
@@ -229,26 +249,40 @@ fn main() {
         )
         .unwrap();
         say(format!(
-            "`wrk -t1 -cN -d{seconds}s` with a Lua script posting the same challenge request, the two servers taking turns, {rounds} rounds, medians.\n"
+            "`wrk -t1 -cN -d{seconds}s` with a Lua script posting the same challenge request, the two servers taking turns, {rounds} rounds, medians; pinned as above, then unpinned (the same two processes).\n"
         ));
         say(
-            "| connections | persona-mock req/s | bare hyper req/s | throughput ratio | persona-mock CPU per request | bare hyper CPU per request | baseline / mock CPU |",
+            "| pinned | connections | persona-mock req/s | bare hyper req/s | throughput ratio | persona-mock CPU per request | bare hyper CPU per request | baseline / mock CPU |",
         );
-        say("|---|---|---|---|---|---|---|");
-        for connections in [16usize, 64] {
-            let mut m = Vec::new();
-            let mut b = Vec::new();
-            for _ in 0..rounds {
-                m.push(wrk(&mock, connections, seconds, &script));
-                b.push(wrk(&baseline, connections, seconds, &script));
+        say("|---|---|---|---|---|---|---|---|");
+        let setups: Vec<Option<&Pins>> = match &pins {
+            Some(p) => vec![Some(p), None],
+            None => vec![None],
+        };
+        for setup in setups {
+            for server in [&mock, &baseline] {
+                match setup {
+                    Some(p) => Pins::pin(server.child.id(), p.server),
+                    None => Pins::unpin(server.child.id(), &allowed),
+                }
             }
-            let (m_rate, m_cpu) = median_pair(&m);
-            let (b_rate, b_cpu) = median_pair(&b);
-            say(format!(
-                "| {connections} | {m_rate:.0} | {b_rate:.0} | {:.2} | {m_cpu:.1} µs | {b_cpu:.1} µs | {:.2} |",
-                m_rate / b_rate,
-                b_cpu / m_cpu
-            ));
+            for connections in [16usize, 64] {
+                let mut m = Vec::new();
+                let mut b = Vec::new();
+                for _ in 0..rounds {
+                    let client = setup.map(|p| p.client);
+                    m.push(wrk(&mock, connections, seconds, &script, client));
+                    b.push(wrk(&baseline, connections, seconds, &script, client));
+                }
+                let (m_rate, m_cpu) = median_pair(&m);
+                let (b_rate, b_cpu) = median_pair(&b);
+                say(format!(
+                    "| {} | {connections} | {m_rate:.0} | {b_rate:.0} | {:.2} | {m_cpu:.1} µs | {b_cpu:.1} µs | {:.2} |",
+                    if setup.is_some() { "yes" } else { "no" },
+                    m_rate / b_rate,
+                    b_cpu / m_cpu
+                ));
+            }
         }
     }
 
@@ -362,12 +396,27 @@ fn wrk_available() -> bool {
         })
 }
 
-/// One wrk run: requests/s and the server's CPU per request (µs).
-fn wrk(server: &Server, connections: usize, seconds: f64, script: &Path) -> (f64, f64) {
+/// One wrk run (on CPU `client`, if given): requests/s and the server's
+/// CPU per request (µs).
+fn wrk(
+    server: &Server,
+    connections: usize,
+    seconds: f64,
+    script: &Path,
+    client: Option<usize>,
+) -> (f64, f64) {
     let pid = server.child.id();
     let url = format!("http://{}{PATH}", server.address);
+    let mut command = match client {
+        Some(cpu) => {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", &cpu.to_string(), "wrk"]);
+            taskset
+        }
+        None => Command::new("wrk"),
+    };
     let cpu = cpu_time_precise(pid);
-    let out = Command::new("wrk")
+    let out = command
         .args([
             "-t1",
             &format!("-c{connections}"),

@@ -61,6 +61,80 @@ impl Drop for Server {
     }
 }
 
+/// One CPU for the load generator and another for the server under test,
+/// so that a server's CPU per request does not depend on where the
+/// scheduler happens to put its threads beside the load generator's (on a
+/// 2-CPU machine that placement alone moved one binary's figure by a third).
+/// `None` with fewer than two CPUs, without `taskset`, or with `BENCH_PIN=0`.
+pub struct Pins {
+    /// The load generator's CPU.
+    pub client: usize,
+    /// The server's CPU.
+    pub server: usize,
+}
+
+impl Pins {
+    pub fn detect() -> Option<Pins> {
+        if std::env::var("BENCH_PIN").is_ok_and(|v| v == "0") {
+            return None;
+        }
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let allowed = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?;
+        let cpus = cpu_list(allowed.trim());
+        let taskset = Command::new("taskset").arg("-V").output();
+        match (cpus.as_slice(), taskset) {
+            ([client, server, ..], Ok(out)) if out.status.success() => Some(Pins {
+                client: *client,
+                server: *server,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Moves every thread of `pid` (and the threads it starts later) to `cpu`.
+    pub fn pin(pid: u32, cpu: usize) {
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .expect("taskset runs");
+        assert!(status.success(), "taskset -a -p -c {cpu} {pid}");
+    }
+
+    /// Lets every thread of `pid` run on any CPU of `cpus` again.
+    pub fn unpin(pid: u32, cpus: &str) {
+        let _ = Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
+
+    /// This process's allowed CPUs, as `taskset` writes them.
+    pub fn allowed() -> String {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| "0".into())
+    }
+}
+
+/// The CPUs of a list such as `0-3,8`.
+fn cpu_list(list: &str) -> Vec<usize> {
+    list.split(',')
+        .flat_map(|part| {
+            let (from, to) = part.split_once('-').unwrap_or((part, part));
+            match (from.trim().parse::<usize>(), to.trim().parse::<usize>()) {
+                (Ok(from), Ok(to)) => (from..=to).collect(),
+                _ => Vec::new(),
+            }
+        })
+        .collect()
+}
+
 /// RSS and peak RSS of a process, KiB.
 pub fn memory(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
