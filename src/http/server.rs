@@ -2,6 +2,7 @@
 //! bodies within the limit, graceful shutdown, and the in-process handle
 //! Rust tests use.
 
+use super::timer::ConnectionTimer;
 use super::{Answer, respond};
 use crate::api::ApiError;
 use crate::api::body::RequestBody;
@@ -19,7 +20,7 @@ use hyper::header::{CONTENT_LENGTH, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -207,8 +208,7 @@ impl BoundServer {
         let mut shutdown = std::pin::pin!(shutdown);
         let limits = app.limits();
         let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+        http.header_read_timeout(limits.header_read_timeout)
             // persona-mock answers heads over its limits with a Persona-shaped
             // 431; hyper's own (empty-bodied) 431 is a backstop above them.
             .max_buf_size((limits.max_header_bytes * 2).max(16 * 1024));
@@ -233,7 +233,10 @@ impl BoundServer {
                         let service = service_fn(move |request| {
                             answer(app.clone(), request, stop_signal.clone())
                         });
-                        let connection = http.serve_connection(TokioIo::new(stream), service);
+                        let connection = http
+                            .clone()
+                            .timer(ConnectionTimer::default())
+                            .serve_connection(TokioIo::new(stream), service);
                         let connection = graceful.watch(connection);
                         tokio::spawn(async move {
                             if let Err(error) = connection.await {

@@ -89,6 +89,31 @@ async fn a_client_that_stalls_in_its_headers_is_dropped() {
 }
 
 #[tokio::test]
+async fn the_header_timeout_runs_per_request_on_a_keep_alive_connection() {
+    let server = with_limits(|l| l.header_read_timeout = Duration::from_millis(300)).await;
+    let keep_alive = format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{AGE18}",
+        AGE18.len()
+    );
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    // Requests well within the timeout of each other keep the connection
+    // open long past the first request's deadline...
+    for _ in 0..8 {
+        stream.write_all(keep_alive.as_bytes()).await.unwrap();
+        assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...and a head that stalls after them is still cut off.
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the connection was closed, not held open");
+}
+
+#[tokio::test]
 async fn a_body_that_does_not_arrive_in_time_gets_a_persona_408() {
     let server = with_limits(|l| l.body_read_timeout = Duration::from_millis(300)).await;
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
