@@ -50,7 +50,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     let token_key_id = key.token_key_id_hex();
     // Sized exactly: a body whose length is its capacity becomes the
     // response's `Bytes` without another allocation.
-    let mut out = String::with_capacity(
+    let mut out = Vec::with_capacity(
         r#"{"":"","":"","":""}"#.len()
             + k_challenge.len()
             + k_token_key.len()
@@ -60,19 +60,19 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
             + token_key_id.len(),
     );
     // Every value is base64url or hex, so none needs escaping.
-    out.push_str("{\"");
-    out.push_str(k_challenge);
-    out.push_str("\":\"");
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(k_challenge.as_bytes());
+    out.extend_from_slice(b"\":\"");
     state.wire.padding.encode_into(&challenge, &mut out);
     for (name, value) in [(k_token_key, token_key), (k_token_key_id, token_key_id)] {
-        out.push_str("\",\"");
-        out.push_str(name);
-        out.push_str("\":\"");
-        out.push_str(value);
+        out.extend_from_slice(b"\",\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        out.extend_from_slice(value.as_bytes());
     }
-    out.push_str("\"}");
+    out.extend_from_slice(b"\"}");
     debug_assert_eq!(out.len(), out.capacity(), "the body is sized exactly");
-    Ok(json_response(StatusCode::OK, out.into_bytes()))
+    Ok(json_response(StatusCode::OK, out))
 }
 
 /// A binary RFC 9577 TokenChallenge, noted in the challenge log (what a

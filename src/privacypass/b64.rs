@@ -16,9 +16,9 @@ pub enum Padding {
 impl Padding {
     /// Encodes `bytes` as base64url with this padding.
     pub fn encode(self, bytes: &[u8]) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         self.encode_into(bytes, &mut out);
-        out
+        String::from_utf8(out).expect("base64 is ASCII")
     }
 
     /// How many characters `len` bytes encode to with this padding.
@@ -26,22 +26,21 @@ impl Padding {
         base64::encoded_len(len, self == Padding::Padded).expect("lengths of values in memory fit")
     }
 
-    /// Appends `bytes` as base64url with this padding to `out`.
-    pub fn encode_into(self, bytes: &[u8], out: &mut String) {
-        // Encoded straight into `out`'s bytes: `encode_string` would zero
-        // a 1 KiB buffer per call (a challenge is encoded on every request).
+    /// Appends `bytes` as base64url with this padding to `out`, straight
+    /// into its bytes: `encode_string` would zero a 1 KiB buffer per call,
+    /// and a `String` would check the whole output as UTF-8 (a challenge is
+    /// encoded on every request).
+    pub fn encode_into(self, bytes: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
-        let mut buf = std::mem::take(out).into_bytes();
-        buf.resize(start + self.encoded_len(bytes.len()), 0);
+        out.resize(start + self.encoded_len(bytes.len()), 0);
         let engine = match self {
             Padding::Unpadded => &URL_SAFE_NO_PAD,
             Padding::Padded => &URL_SAFE,
         };
         let written = engine
-            .encode_slice(bytes, &mut buf[start..])
+            .encode_slice(bytes, &mut out[start..])
             .expect("sized by encoded_len");
-        buf.truncate(start + written);
-        *out = String::from_utf8(buf).expect("base64 is ASCII");
+        out.truncate(start + written);
     }
 }
 
@@ -80,9 +79,9 @@ mod tests {
 
     #[test]
     fn encodes_as_the_base64_crate_does() {
-        let mut out = String::from("{\"");
+        let mut out = b"{\"".to_vec();
         Padding::Padded.encode_into(b"xyzw", &mut out);
-        assert_eq!(out, "{\"eHl6dw==", "appended after what was there");
+        assert_eq!(out, b"{\"eHl6dw==", "appended after what was there");
         for len in 0..200 {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 151 + 7) as u8).collect();
             assert_eq!(
