@@ -134,9 +134,9 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 /// A map keyed by digest prefixes that remembers at least the last `cap`
 /// entries and at most `2 × cap` (plus a batch of 32), in two generations:
 /// inserts go into the newer, and when it holds `cap` entries the older is
-/// forgotten whole (and counted) and the newer takes its place. Unlike [`Bounded`], an insert
-/// touches one table and keeps no insertion order, which is what the
-/// challenge path can afford on every request.
+/// forgotten whole (and counted) and the newer takes its place. Unlike
+/// [`Bounded`], an insert touches one table and keeps no insertion order,
+/// which is what the challenge path can afford on every request.
 ///
 /// New entries wait in a short batch before they go into the table: keys are
 /// random, so each table insert misses the cache, and a run of inserts lets
