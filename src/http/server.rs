@@ -299,8 +299,14 @@ async fn answer(
     let body = if declared.is_some_and(|n| n > limit as u64) {
         RequestBody::TooLarge
     } else {
-        let timeout = app.limits().body_read_timeout;
-        match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        // A body that came with its head is read without starting the
+        // timer; only one still on its way is waited for, within the limit.
+        let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
+        let read = match std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await {
+            Poll::Ready(read) => Ok(read),
+            Poll::Pending => tokio::time::timeout(app.limits().body_read_timeout, collect).await,
+        };
+        match read {
             Ok(Ok(collected)) => RequestBody::Complete(collected.to_bytes()),
             Ok(Err(error)) if error.is::<LengthLimitError>() => RequestBody::TooLarge,
             Ok(Err(error)) => RequestBody::Unreadable(error.to_string()),

@@ -135,6 +135,21 @@ async fn a_body_that_does_not_arrive_in_time_gets_a_persona_408() {
 }
 
 #[tokio::test]
+async fn a_body_that_follows_its_head_within_the_timeout_is_read() {
+    let server = with_limits(|l| l.body_read_timeout = Duration::from_secs(5)).await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        AGE18.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server has the head and waits for the body.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.write_all(AGE18.as_bytes()).await.unwrap();
+    assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_wait_without_affecting_served_ones() {
     let server = with_limits(|l| l.max_connections = 2).await;
     let keep_alive = format!(
