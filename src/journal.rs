@@ -206,73 +206,6 @@ impl Record {
             })
             .collect()
     }
-
-    /// The entry as the control API shows it.
-    pub fn entry(&self) -> JournalEntry {
-        let [session, path, headers, body] = self.ends;
-        Fields {
-            seq: self.seq,
-            time: self.time,
-            method: self.method.as_str().as_bytes(),
-            session: &self.text[..session],
-            path: &self.text[session..path],
-            headers: &self.text[path..headers],
-            body: &self.text[headers..body],
-            body_truncated: self.body_truncated,
-            response_headers: &self.text[body..],
-            scenario: self.scenario.as_deref().map(str::as_bytes),
-            step: self.step,
-            status: self.status,
-            fault: self.fault,
-        }
-        .entry()
-    }
-}
-
-/// A record's fields, its text split into its parts.
-struct Fields<'a> {
-    seq: u64,
-    time: SystemTime,
-    method: &'a [u8],
-    session: &'a [u8],
-    path: &'a [u8],
-    headers: &'a [u8],
-    body: &'a [u8],
-    body_truncated: bool,
-    response_headers: &'a [u8],
-    scenario: Option<&'a [u8]>,
-    step: Option<usize>,
-    status: u16,
-    fault: Option<Fault>,
-}
-
-impl Fields<'_> {
-    fn entry(self) -> JournalEntry {
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let scenario = self.scenario.map(text);
-        JournalEntry {
-            seq: self.seq,
-            time: rfc3339(since.as_secs(), since.subsec_millis()),
-            session: text(self.session),
-            method: text(self.method),
-            path: text(self.path),
-            headers: Record::unpack(self.headers),
-            body: text(self.body),
-            body_truncated: self.body_truncated,
-            answered_by: match (&scenario, self.step) {
-                (Some(scenario), Some(step)) => AnsweredBy::Step {
-                    scenario: scenario.clone(),
-                    step,
-                },
-                _ => AnsweredBy::Real,
-            },
-            scenario,
-            status: self.status,
-            fault: self.fault,
-            response_headers: Record::unpack(self.response_headers),
-        }
-    }
 }
 
 /// A request as the journal keeps it: fixed size and without a heap of its
@@ -299,25 +232,35 @@ struct Kept {
 }
 
 impl Kept {
+    /// The entry as the control API shows it.
     fn entry(&self, arena: &Arena) -> JournalEntry {
-        let text = arena.read(self.start, self.len);
+        let bytes = arena.read(self.start, self.len);
         let [method, session, path, headers, body, response] = self.ends;
-        Fields {
+        let text =
+            |range: std::ops::Range<usize>| String::from_utf8_lossy(&bytes[range]).into_owned();
+        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let scenario = self.has_scenario.then(|| text(response..bytes.len()));
+        JournalEntry {
             seq: self.seq,
-            time: self.time,
-            method: &text[..method],
-            session: &text[method..session],
-            path: &text[session..path],
-            headers: &text[path..headers],
-            body: &text[headers..body],
+            time: rfc3339(since.as_secs(), since.subsec_millis()),
+            session: text(method..session),
+            method: text(0..method),
+            path: text(session..path),
+            headers: Record::unpack(&bytes[path..headers]),
+            body: text(headers..body),
             body_truncated: self.body_truncated,
-            response_headers: &text[body..response],
-            scenario: self.has_scenario.then(|| &text[response..]),
-            step: self.step,
+            answered_by: match (&scenario, self.step) {
+                (Some(scenario), Some(step)) => AnsweredBy::Step {
+                    scenario: scenario.clone(),
+                    step,
+                },
+                _ => AnsweredBy::Real,
+            },
+            scenario,
             status: self.status,
             fault: self.fault,
+            response_headers: Record::unpack(&bytes[body..response]),
         }
-        .entry()
     }
 
     /// The session's name.
@@ -679,7 +622,9 @@ mod tests {
                 response_headers: &response,
             },
         );
-        let entry = record.entry();
+        let journal = Journal::new(JournalLimits::default());
+        journal.record(record);
+        let entry = journal.view(None).requests.remove(0);
         assert_eq!(
             (entry.session.as_str(), entry.path.as_str()),
             ("s1", "/a?b=c")
