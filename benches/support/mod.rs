@@ -78,11 +78,7 @@ impl Pins {
         if std::env::var("BENCH_PIN").is_ok_and(|v| v == "0") {
             return None;
         }
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let allowed = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?;
-        let cpus = cpu_list(allowed.trim());
+        let cpus = cpu_list(&Pins::allowed());
         let taskset = Command::new("taskset").arg("-V").output();
         match (cpus.as_slice(), taskset) {
             ([client, server, ..], Ok(out)) if out.status.success() => Some(Pins {
