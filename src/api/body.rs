@@ -135,8 +135,9 @@ pub struct FieldSpec {
     pub required: bool,
 }
 
-/// The most fields a schema may list.
-const MAX_FIELDS: usize = 16;
+/// The most fields a schema may list (the endpoints' list at most three;
+/// what a check reads is kept in arrays of this size).
+const MAX_FIELDS: usize = 4;
 
 /// An endpoint's request body schema, as Persona's API reference gives it.
 #[derive(Clone, Copy, Debug)]
@@ -149,32 +150,86 @@ pub struct Schema {
 
 /// A body that passed its schema: typed access to its fields.
 pub struct Checked<'a> {
-    fields: &'a [Field],
+    /// The schema's fields, in order.
+    specs: &'static [FieldSpec],
+    /// The value of each, where the body has it.
+    values: [Option<Scalar<'a>>; MAX_FIELDS],
 }
 
-impl<'a> Checked<'a> {
+impl Checked<'_> {
     /// A string field (its schema kind is [`Kind::String`]).
-    pub fn str(&self, name: &str) -> Option<&'a str> {
-        self.get(name).and_then(Value::as_str)
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.get(name)? {
+            Scalar::Str(text) => Some(text),
+            _ => None,
+        }
     }
 
     /// A boolean field (its schema kind is [`Kind::Bool`]).
     pub fn bool(&self, name: &str) -> Option<bool> {
-        self.get(name).and_then(Value::as_bool)
+        match self.get(name)? {
+            Scalar::Bool(value) => Some(*value),
+            _ => None,
+        }
     }
 
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.fields
-            .iter()
-            .find(|f| f.key() == name)
-            .map(|f| &f.value)
+    fn get(&self, name: &str) -> Option<&Scalar<'_>> {
+        let i = self.specs.iter().position(|spec| spec.name == name)?;
+        self.values[i].as_ref()
     }
+}
+
+/// A top-level value as a schema reads it: a string is borrowed from the
+/// body unless it has escapes; anything that is not a scalar is only named.
+#[derive(Debug, PartialEq)]
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Bool(bool),
+    Null,
+    /// A number, an array or an object, named for messages.
+    Other(&'static str),
+}
+
+impl Scalar<'_> {
+    /// Its JSON type, for messages.
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Str(_) => "a string",
+            Scalar::Bool(_) => "a boolean",
+            Scalar::Null => "null",
+            Scalar::Other(kind) => kind,
+        }
+    }
+}
+
+/// A field the schema knows, as the body sent it.
+#[derive(Debug, PartialEq)]
+struct Sent<'a> {
+    /// The key as the client spelled it.
+    key: Cow<'a, str>,
+    value: Scalar<'a>,
+}
+
+/// What one pass over a JSON object body finds, in document order.
+#[derive(Debug, PartialEq)]
+struct Reading<'a> {
+    /// Each schema field's first occurrence.
+    slots: [Option<Sent<'a>>; MAX_FIELDS],
+    /// The first key the schema does not know.
+    unknown: Option<Cow<'a, str>>,
+    /// The first field sent twice (in any inflection): both spellings.
+    repeated: Option<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 impl Schema {
     /// Checks a body: JSON, an object, no unknown fields (unless allowed),
     /// no field twice, required fields present and every field of its type.
     /// Each failure is a 400 naming the field as the client spelled it.
+    ///
+    /// This reads the body in one pass of its own, borrowing strings from
+    /// it, rather than through [`Body::json`]: the endpoints' bodies are
+    /// read on every request, and only scenarios and idempotency need the
+    /// general reading.
     pub fn check<'a>(
         &self,
         body: &'a Body,
@@ -187,56 +242,37 @@ impl Schema {
                 "The request body is empty; send a JSON object like {example}."
             )));
         }
-        let fields = match body.json() {
+        assert!(
+            self.fields.len() <= MAX_FIELDS,
+            "a schema lists at most {MAX_FIELDS} fields"
+        );
+        let reading = match read_object(self.fields, body.bytes()) {
             Err(e) => {
                 return Err(ApiError::bad_request(format!(
                     "The request body is not valid JSON: {e}."
                 )));
             }
-            Ok(Json::NotObject(kind)) => {
+            Ok(Err(kind)) => {
                 return Err(ApiError::bad_request(format!(
                     "The request body must be a JSON object like {example} (got {kind})."
                 )));
             }
-            Ok(Json::Object(fields)) => fields,
+            Ok(Ok(reading)) => reading,
         };
-        // One pass: each field's place in the schema, the first unknown
-        // field and the first repeated one.
-        assert!(
-            self.fields.len() <= MAX_FIELDS,
-            "a schema lists at most {MAX_FIELDS} fields"
-        );
-        let mut slots: [Option<&Field>; MAX_FIELDS] = [None; MAX_FIELDS];
-        let mut unknown = None;
-        let mut repeated = None;
-        for field in fields {
-            let key = field.key();
-            match self.fields.iter().position(|spec| spec.name == key) {
-                Some(i) => match slots[i] {
-                    Some(first) => {
-                        repeated.get_or_insert((first, field));
-                    }
-                    None => slots[i] = Some(field),
-                },
-                None => {
-                    unknown.get_or_insert(field);
-                }
-            }
-        }
-        if let (false, Some(unknown)) = (allow_unknown, unknown) {
+        if let (false, Some(unknown)) = (allow_unknown, &reading.unknown) {
             return Err(ApiError::bad_request(format!(
                 "Unknown field {:?}: the allowed fields are {}.",
-                truncate(&unknown.sent),
+                truncate(unknown),
                 self.field_names(inflection)
             )));
         }
-        if let Some((first, again)) = repeated {
+        if let Some((first, again)) = &reading.repeated {
             return Err(ApiError::bad_request(format!(
-                "{:?} and {:?} name the same field; send it once.",
-                first.sent, again.sent
+                "{first:?} and {again:?} name the same field; send it once."
             )));
         }
-        for (spec, slot) in self.fields.iter().zip(slots) {
+        let mut values = [const { None }; MAX_FIELDS];
+        for ((spec, slot), value) in self.fields.iter().zip(reading.slots).zip(&mut values) {
             let Some(field) = slot else {
                 if spec.required {
                     return Err(ApiError::bad_request(format!(
@@ -246,23 +282,27 @@ impl Schema {
                 }
                 continue;
             };
-            let (fits, wanted) = match spec.kind {
-                Kind::String => (field.value.is_string(), "a string"),
-                Kind::Bool => (field.value.is_boolean(), "true or false"),
-                Kind::NullableString => (
-                    field.value.is_string() || field.value.is_null(),
+            let (fits, wanted) = match (spec.kind, &field.value) {
+                (Kind::String, value) => (matches!(value, Scalar::Str(_)), "a string"),
+                (Kind::Bool, value) => (matches!(value, Scalar::Bool(_)), "true or false"),
+                (Kind::NullableString, value) => (
+                    matches!(value, Scalar::Str(_) | Scalar::Null),
                     "a string or null",
                 ),
             };
             if !fits {
                 return Err(ApiError::bad_request(format!(
                     "{} must be {wanted} (got {}).",
-                    field.sent,
-                    kind_of(&field.value)
+                    field.key,
+                    field.value.kind()
                 )));
             }
+            *value = Some(field.value);
         }
-        Ok(Checked { fields })
+        Ok(Checked {
+            specs: self.fields,
+            values,
+        })
     }
 
     /// `a, b and c`, in the request's inflection.
@@ -277,18 +317,6 @@ impl Schema {
             Some((last, _)) => last.clone(),
             None => "none".into(),
         }
-    }
-}
-
-/// A value's JSON type, for messages.
-pub fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::String(_) => "a string",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::Null => "null",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -332,6 +360,246 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
     fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
         Ok(Json::NotObject("null"))
+    }
+}
+
+/// Reads a body for a schema: `Ok(Err(kind))` if it is JSON but not an
+/// object. Syntax errors are serde_json's, as [`parse`] reports them.
+fn read_object<'a>(
+    specs: &'static [FieldSpec],
+    body: &'a [u8],
+) -> Result<Result<Reading<'a>, &'static str>, serde_json::Error> {
+    match read_flat_object(specs, body) {
+        Some(reading) => Ok(Ok(reading)),
+        None => read_object_with_serde(specs, body),
+    }
+}
+
+/// [`read_object`] through serde_json: any body.
+fn read_object_with_serde<'a>(
+    specs: &'static [FieldSpec],
+    body: &'a [u8],
+) -> Result<Result<Reading<'a>, &'static str>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let read = (&mut deserializer).deserialize_any(ObjectVisitor { specs })?;
+    deserializer.end()?;
+    Ok(read)
+}
+
+impl<'a> Reading<'a> {
+    fn new() -> Reading<'a> {
+        Reading {
+            slots: [const { None }; MAX_FIELDS],
+            unknown: None,
+            repeated: None,
+        }
+    }
+
+    /// Notes the next field of the body.
+    fn note(&mut self, specs: &[FieldSpec], key: Cow<'a, str>, value: Scalar<'a>) {
+        let kebab = to_kebab(&key);
+        match specs.iter().position(|spec| spec.name == kebab) {
+            Some(i) => match &self.slots[i] {
+                Some(first) => {
+                    if self.repeated.is_none() {
+                        self.repeated = Some((first.key.clone(), key));
+                    }
+                }
+                None => self.slots[i] = Some(Sent { key, value }),
+            },
+            None => {
+                self.unknown.get_or_insert(key);
+            }
+        }
+    }
+}
+
+/// The common body, read without serde: an object whose values are strings,
+/// booleans or null, with no escapes in its strings. `None` for anything
+/// else (numbers, nesting, escapes, invalid JSON), which serde_json reads.
+/// What this accepts, serde_json accepts and reads the same (a test holds
+/// the two together).
+fn read_flat_object<'a>(specs: &'static [FieldSpec], body: &'a [u8]) -> Option<Reading<'a>> {
+    // One UTF-8 check for the whole body; strings are then cut from it at
+    // quotes, which are always character boundaries.
+    let body = std::str::from_utf8(body).ok()?;
+    let mut reading = Reading::new();
+    let mut rest = skip_space(body).strip_prefix('{')?;
+    rest = skip_space(rest);
+    if let Some(after) = rest.strip_prefix('}') {
+        return skip_space(after).is_empty().then_some(reading);
+    }
+    loop {
+        let (key, after) = plain_string(rest)?;
+        rest = skip_space(skip_space(after).strip_prefix(':')?);
+        let value = match rest.as_bytes().first()? {
+            b'"' => {
+                let (text, after) = plain_string(rest)?;
+                rest = after;
+                Scalar::Str(Cow::Borrowed(text))
+            }
+            b't' => {
+                rest = rest.strip_prefix("true")?;
+                Scalar::Bool(true)
+            }
+            b'f' => {
+                rest = rest.strip_prefix("false")?;
+                Scalar::Bool(false)
+            }
+            b'n' => {
+                rest = rest.strip_prefix("null")?;
+                Scalar::Null
+            }
+            _ => return None,
+        };
+        reading.note(specs, Cow::Borrowed(key), value);
+        rest = skip_space(rest);
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = skip_space(after);
+        } else {
+            let after = rest.strip_prefix('}')?;
+            return skip_space(after).is_empty().then_some(reading);
+        }
+    }
+}
+
+/// `text` after JSON whitespace.
+fn skip_space(text: &str) -> &str {
+    let spaces = text
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .count();
+    &text[spaces..]
+}
+
+/// A JSON string at the start of `text` that needs no unescaping (no `\\`
+/// and no control characters), and what follows it.
+fn plain_string(text: &str) -> Option<(&str, &str)> {
+    let inner = text.strip_prefix('"')?;
+    let end = inner
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+    (inner.as_bytes()[end] == b'"').then(|| (&inner[..end], &inner[end + 1..]))
+}
+
+struct ObjectVisitor {
+    specs: &'static [FieldSpec],
+}
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Result<Reading<'de>, &'static str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut reading = Reading::new();
+        while let Some(KeyText(key)) = map.next_key()? {
+            let value: Scalar<'de> = map.next_value_seed(ScalarSeed)?;
+            reading.note(self.specs, key, value);
+        }
+        Ok(Ok(reading))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Err("an array"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err("a string"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err("null"))
+    }
+}
+
+/// A key, borrowed from the body unless it has escapes.
+struct KeyText<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(TextVisitor).map(KeyText)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(text))
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(text.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(text))
+    }
+}
+
+/// Reads a top-level value as a [`Scalar`].
+struct ScalarSeed;
+
+impl<'de> de::DeserializeSeed<'de> for ScalarSeed {
+    type Value = Scalar<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scalar<'de>, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(text)))
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(text.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(text)))
+    }
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(value))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Other("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::Other("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Other("a number"))
+    }
+    // Nested values are read whole (not skipped), so a body is valid JSON
+    // here exactly when [`parse`] accepts it (e.g. numbers out of range).
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(Scalar::Other("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<String, Value>()?.is_some() {}
+        Ok(Scalar::Other("an object"))
     }
 }
 
@@ -417,6 +685,171 @@ mod tests {
             details(r#"{"sandbox":true}"#, false),
             "claim-type is required, as in {}."
         );
+    }
+
+    #[test]
+    fn the_schema_check_reads_json_exactly_as_the_general_parse() {
+        // The check reads bodies in a pass of its own: it must call the same
+        // bodies invalid, with the same message, as scenarios' reading does.
+        let bodies = [
+            r#"{"claim-type":"a","x":[1e999]}"#,
+            r#"{"claim-type":"a","x":{"k":-1e400}}"#,
+            r#"{"claim-type":"a","x":1e999}"#,
+            r#"{"claim-type":"\ud800"}"#,
+            r#"{"claim-type":"a","x":{"\udc00":1}}"#,
+            r#"{"claim-type":"a"} x"#,
+            r#"{"claim-type":"a",}"#,
+            r#"{"claim-type":"a","x":[[[[]]]]}"#,
+            r#"[1e999]"#,
+            "{\"claim-type\":\"a\",\"x\":\"\u{7f}\"}",
+        ];
+        let deep = format!(
+            r#"{{"claim-type":"a","x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        for text in bodies.iter().copied().chain([deep.as_str()]) {
+            let general = match parse(text.as_bytes()) {
+                Err(e) => format!("The request body is not valid JSON: {e}."),
+                Ok(_) => "valid".into(),
+            };
+            let checked = match SCHEMA.check(&body(text), true, Inflection::Kebab) {
+                Err(e) if e.details.contains("not valid JSON") => e.details,
+                _ => "valid".into(),
+            };
+            assert_eq!(checked, general, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_usual_bodies_are_read_without_serde() {
+        for text in [
+            r#"{"claim-type":"age_over18_verified"}"#,
+            " {\n  \"claimType\": \"a\",\r\n\t\"sandbox\" : true } ",
+            r#"{"claim_type":"é","sandbox":false,"x":null}"#,
+            "{}",
+        ] {
+            let flat = read_flat_object(SCHEMA.fields, text.as_bytes());
+            assert!(flat.is_some(), "{text}");
+            assert_eq!(
+                flat,
+                read_object_with_serde(SCHEMA.fields, text.as_bytes())
+                    .unwrap()
+                    .ok(),
+                "{text}"
+            );
+        }
+    }
+
+    /// Bodies near the objects clients send: mostly well formed, with
+    /// now and then a flaw (a bad separator, an escape, a control
+    /// character, a number, nesting, trailing text, invalid UTF-8).
+    fn near_objects() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        use proptest::sample::select;
+        // Each part is usually well formed, now and then flawed.
+        fn either(
+            good: &'static [&'static str],
+            flawed: &'static [&'static str],
+        ) -> impl Strategy<Value = &'static str> + Clone {
+            prop_oneof![8 => select(good), 1 => select(flawed)]
+        }
+        let space = || either(&["", " ", "\n", "\r\n\t"], &["\u{b}", "\u{c}", "\u{a0}"]);
+        let key = either(
+            &[
+                "\"claim-type\"",
+                "\"claimType\"",
+                "\"claim_type\"",
+                "\"sandbox\"",
+                "\"x\"",
+                "\"\"",
+                "\"é\"",
+            ],
+            &[
+                "\"a\\\"b\"",
+                "\"\\u0041\"",
+                "\"\u{1}\"",
+                "\"\u{1f}\"",
+                "claim",
+                "'x'",
+                "\"a",
+            ],
+        );
+        let value = either(
+            &[
+                "\"a\"",
+                "\"\"",
+                "true",
+                "false",
+                "null",
+                "\"é😀\"",
+                "\"\u{7f}\"",
+            ],
+            &[
+                "\"\\\\\"",
+                "\"\u{1}\"",
+                "tru",
+                "nul",
+                "True",
+                "1",
+                "-0.5e3",
+                "[]",
+                "{}",
+                "\"a",
+            ],
+        );
+        let separator = either(&[","], &["", ",,", ";", ":"]);
+        let field = (separator, space(), key, space(), space(), value, space())
+            .prop_map(|(s, a, k, b, c, v, d)| (s, [a, k, b, ":", c, v, d].concat()));
+        (
+            space(),
+            either(&["{"], &["[", ""]),
+            proptest::collection::vec(field, 0..4),
+            either(&["}"], &["]", ""]),
+            either(&["", " ", "\n"], &["x", "}", ","]),
+            proptest::option::of(any::<usize>()),
+        )
+            .prop_map(|(lead, open, fields, close, tail, invalid_at)| {
+                let mut body = format!("{lead}{open}");
+                for (i, (separator, field)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        body.push_str(separator);
+                    }
+                    body.push_str(field);
+                }
+                body.push_str(close);
+                body.push_str(tail);
+                let mut body = body.into_bytes();
+                if let Some(at) = invalid_at.filter(|at| at % 8 == 0) {
+                    body.insert(at / 8 % (body.len() + 1), 0xff);
+                }
+                body
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn what_is_read_without_serde_is_read_the_same_with_it(body in near_objects()) {
+            if let Some(flat) = read_flat_object(SCHEMA.fields, &body) {
+                let serde = read_object_with_serde(SCHEMA.fields, &body);
+                proptest::prop_assert!(
+                    matches!(&serde, Ok(Ok(reading)) if *reading == flat),
+                    "{:?}: {:?} without serde, {:?} with it",
+                    String::from_utf8_lossy(&body),
+                    flat,
+                    serde
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unescaped_strings_are_read_without_copying() {
+        let b = body(r#"{"claim-type":"age_over18_verified"}"#);
+        let checked = SCHEMA.check(&b, false, Inflection::Kebab).unwrap();
+        let value = checked.str("claim-type").unwrap();
+        assert!(b.bytes().as_ptr_range().contains(&value.as_ptr()));
     }
 
     #[test]
