@@ -94,36 +94,31 @@ pub struct JournalEntry {
 }
 
 /// A request and its answer as the pipeline hands them to the journal:
-/// owned and compact (its text in one allocation), formatted into a
-/// [`JournalEntry`] only when read.
+/// borrowed, and packed straight into the journal's ring buffer, so
+/// keeping a request allocates nothing. Formatted into a [`JournalEntry`]
+/// only when read.
 #[derive(Clone, Debug)]
-pub struct Record {
-    /// Set by the journal.
-    pub seq: u64,
+pub struct Record<'a> {
     /// When the request was answered.
     pub time: SystemTime,
     /// The method.
-    pub method: hyper::Method,
+    pub method: &'a hyper::Method,
     /// Whether the body was cut (or not read at all).
     pub body_truncated: bool,
     /// The scenario in force.
-    pub scenario: Option<String>,
+    pub scenario: Option<&'a str>,
     /// The step that answered, from 1.
     pub step: Option<usize>,
     /// The status answered.
     pub status: u16,
     /// A scripted fault.
     pub fault: Option<Fault>,
-    /// The session, the path and query, the request headers, the body (cut
-    /// to the limit) and the response headers, one after another; headers
-    /// packed as `name:value\n` lines (names cannot hold ':' and values
-    /// cannot hold '\n').
-    text: Box<[u8]>,
-    /// Where the session, path, request headers and body end in `text`.
-    ends: [usize; 4],
+    /// The session, path, headers and body.
+    pub text: RecordText<'a>,
 }
 
 /// The parts of a request and its answer a [`Record`] keeps as text.
+#[derive(Clone, Copy, Debug)]
 pub struct RecordText<'a> {
     /// The session.
     pub session: &'a str,
@@ -137,34 +132,11 @@ pub struct RecordText<'a> {
     pub response_headers: &'a hyper::HeaderMap,
 }
 
-impl Record {
-    /// A record of `text`, answered now with `status`; the journal sets
-    /// `seq`, the caller the scenario fields.
-    pub fn new(method: hyper::Method, status: u16, text: RecordText<'_>) -> Record {
-        let packed = |headers: &hyper::HeaderMap| {
-            headers
-                .iter()
-                .map(|(n, v)| n.as_str().len() + v.len() + 2)
-                .sum::<usize>()
-        };
-        let mut out = Vec::with_capacity(
-            text.session.len()
-                + text.path.len()
-                + packed(text.headers)
-                + text.body.len()
-                + packed(text.response_headers),
-        );
-        out.extend_from_slice(text.session.as_bytes());
-        let session_end = out.len();
-        out.extend_from_slice(text.path.as_bytes());
-        let path_end = out.len();
-        Record::pack_into(text.headers, &mut out);
-        let headers_end = out.len();
-        out.extend_from_slice(text.body);
-        let body_end = out.len();
-        Record::pack_into(text.response_headers, &mut out);
+impl<'a> Record<'a> {
+    /// A record of `text`, answered now with `status`; the caller sets the
+    /// scenario fields.
+    pub fn new(method: &'a hyper::Method, status: u16, text: RecordText<'a>) -> Record<'a> {
         Record {
-            seq: 0,
             time: SystemTime::now(),
             method,
             body_truncated: false,
@@ -172,23 +144,26 @@ impl Record {
             step: None,
             status,
             fault: None,
-            text: out.into_boxed_slice(),
-            ends: [session_end, path_end, headers_end, body_end],
+            text,
         }
     }
 
-    /// The session.
-    pub fn session(&self) -> &str {
-        std::str::from_utf8(&self.text[..self.ends[0]]).unwrap_or_default()
+    /// The length of a header map packed as `name:value\n` lines.
+    fn packed_len(headers: &hyper::HeaderMap) -> usize {
+        headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 2)
+            .sum()
     }
 
-    /// Packs a header map as `name:value\n` lines.
-    fn pack_into(headers: &hyper::HeaderMap, out: &mut Vec<u8>) {
+    /// Packs a header map as `name:value\n` lines (names cannot hold ':'
+    /// and values cannot hold '\n').
+    fn pack_into(headers: &hyper::HeaderMap, out: &mut Cursor<'_>) {
         for (name, value) in headers {
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.push(b':');
-            out.extend_from_slice(value.as_bytes());
-            out.push(b'\n');
+            out.put(name.as_str().as_bytes());
+            out.put(b":");
+            out.put(value.as_bytes());
+            out.put(b"\n");
         }
     }
 
@@ -299,22 +274,38 @@ impl Default for Arena {
 }
 
 impl Arena {
-    /// Writes `parts` one after another and returns where they start;
-    /// `kept` are the requests whose text must survive (oldest first), their
-    /// starts updated if the ring is compacted.
-    fn write(&mut self, parts: &[&[u8]], kept: &mut VecDeque<Kept>) -> u64 {
-        let needed: usize = parts.iter().map(|p| p.len()).sum();
-        if self.used() + needed > self.ring.len() {
+    /// Writes a text of `len` bytes, filled in by `fill`, and returns where
+    /// it starts; `kept` are the requests whose text must survive (oldest
+    /// first), their starts updated if the ring is compacted. The text is
+    /// written in place unless it would wrap around the ring's end.
+    fn write_with(
+        &mut self,
+        len: usize,
+        kept: &mut VecDeque<Kept>,
+        fill: impl FnOnce(&mut Cursor<'_>),
+    ) -> u64 {
+        if self.used() + len > self.ring.len() {
             self.tail = kept.front().map_or(self.head, |k| k.start);
-            if self.used() + needed > self.ring.len() {
+            if self.used() + len > self.ring.len() {
                 let live: usize = kept.iter().map(|k| k.len).sum();
-                let size = self.ring.len().max(2 * (live + needed));
+                let size = self.ring.len().max(2 * (live + len));
                 self.compact(kept, size);
             }
         }
         let start = self.head;
-        for part in parts {
-            self.put(part);
+        let at = (start % self.ring.len() as u64) as usize;
+        match self.ring.get_mut(at..at + len) {
+            Some(room) => {
+                let mut cursor = Cursor { out: room };
+                fill(&mut cursor);
+                debug_assert!(cursor.out.is_empty(), "the text is sized exactly");
+                self.head += len as u64;
+            }
+            None => {
+                let mut text = vec![0; len];
+                fill(&mut Cursor { out: &mut text });
+                self.put(&text);
+            }
         }
         start
     }
@@ -357,6 +348,23 @@ impl Arena {
             fresh.put(&text);
         }
         *self = fresh;
+    }
+}
+
+/// Writes bytes one after another into a slice sized for them.
+struct Cursor<'b> {
+    /// What is left to fill.
+    out: &'b mut [u8],
+}
+
+impl Cursor<'_> {
+    /// Appends `bytes` (cut short if the slice is, which a correctly sized
+    /// text never is).
+    fn put(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.out.len());
+        let (head, tail) = std::mem::take(&mut self.out).split_at_mut(n);
+        head.copy_from_slice(&bytes[..n]);
+        self.out = tail;
     }
 }
 
@@ -441,11 +449,24 @@ impl Journal {
     /// Adds an entry (its `seq` is set here), dropping the session's oldest
     /// entry past the per-session limit and the oldest overall past the
     /// total limit.
-    pub fn record(&self, record: Record) {
-        let [session_end, path_end, headers_end, body_end] = record.ends;
+    pub fn record(&self, record: Record<'_>) {
+        let text = record.text;
         let method = record.method.as_str().as_bytes();
-        let scenario = record.scenario.as_deref().unwrap_or_default().as_bytes();
-        let at = |end: usize| method.len() + end;
+        let scenario = record.scenario.unwrap_or_default().as_bytes();
+        // Where the method, session, path, request headers, body and
+        // response headers end; the scenario's name follows.
+        let mut ends = [
+            method.len(),
+            text.session.len(),
+            text.path.len(),
+            Record::packed_len(text.headers),
+            text.body.len(),
+            Record::packed_len(text.response_headers),
+        ];
+        for i in 1..ends.len() {
+            ends[i] += ends[i - 1];
+        }
+        let len = ends[5] + scenario.len();
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let Entries {
             list,
@@ -456,7 +477,7 @@ impl Journal {
             seq,
         } = &mut *guard;
         *seq += 1;
-        let owner = session(sessions, last_session_id, record.session());
+        let owner = session(sessions, last_session_id, text.session);
         owner.kept += 1;
         if owner.kept > self.limits.per_session {
             // When every kept entry is the session's, its oldest is the
@@ -478,21 +499,22 @@ impl Journal {
             }
         }
         let session_id = owner.id;
-        let start = arena.write(&[method, &record.text, scenario], list);
+        let start = arena.write_with(len, list, |out| {
+            out.put(method);
+            out.put(text.session.as_bytes());
+            out.put(text.path.as_bytes());
+            Record::pack_into(text.headers, out);
+            out.put(text.body);
+            Record::pack_into(text.response_headers, out);
+            out.put(scenario);
+        });
         list.push_back(Kept {
             seq: *seq,
             session_id,
             time: record.time,
             start,
-            ends: [
-                at(0),
-                at(session_end),
-                at(path_end),
-                at(headers_end),
-                at(body_end),
-                at(record.text.len()),
-            ],
-            len: at(record.text.len() + scenario.len()),
+            ends,
+            len,
             has_scenario: record.scenario.is_some(),
             step: record.step,
             status: record.status,
@@ -588,10 +610,11 @@ mod tests {
         assert_eq!(json(&None::<Fault>), "null");
     }
 
-    fn entry(session: &str) -> Record {
+    /// Records an empty PUT of `session`.
+    fn record(journal: &Journal, session: &str) {
         let none = hyper::HeaderMap::new();
-        Record::new(
-            hyper::Method::POST,
+        journal.record(Record::new(
+            &hyper::Method::POST,
             200,
             RecordText {
                 session,
@@ -600,7 +623,7 @@ mod tests {
                 body: b"",
                 response_headers: &none,
             },
-        )
+        ));
     }
 
     #[test]
@@ -612,7 +635,7 @@ mod tests {
         let mut response = hyper::HeaderMap::new();
         response.insert("request-id", "req_1".parse().unwrap());
         let record = Record::new(
-            hyper::Method::PUT,
+            &hyper::Method::PUT,
             201,
             RecordText {
                 session: "s1",
@@ -664,7 +687,7 @@ mod tests {
             body_bytes: 10,
         });
         for session in ["a", "b", "a", "a", "b"] {
-            journal.record(entry(session));
+            record(&journal, session);
         }
         let a = journal.view(Some("a"));
         assert_eq!(seqs(&a), [3, 4]);
@@ -681,7 +704,7 @@ mod tests {
             body_bytes: 10,
         });
         for session in ["a", "b", "c", "d", "a"] {
-            journal.record(entry(session));
+            record(&journal, session);
         }
         let all = journal.view(None);
         assert_eq!(seqs(&all), [3, 4, 5]);
@@ -693,13 +716,13 @@ mod tests {
     fn clearing_one_session_leaves_the_others() {
         let journal = Journal::new(JournalLimits::default());
         for session in ["a", "b", "a"] {
-            journal.record(entry(session));
+            record(&journal, session);
         }
         journal.clear(Some("a"));
         assert_eq!(seqs(&journal.view(None)), [2]);
         journal.clear(None);
         assert!(journal.view(None).requests.is_empty());
-        journal.record(entry("a"));
+        record(&journal, "a");
         assert_eq!(
             seqs(&journal.view(None)),
             [4],
@@ -708,11 +731,14 @@ mod tests {
     }
 
     /// A record whose body is `size` copies of a letter picked by `seq`.
-    fn sized(session: &str, seq: usize, size: usize) -> (Record, String) {
+    /// Records a PUT of `session` with a body of `size` bytes (and, for
+    /// every third `seq`, a scenario), and returns the body.
+    fn record_sized(journal: &Journal, session: &str, seq: usize, size: usize) -> String {
         let none = hyper::HeaderMap::new();
         let body = char::from(b'a' + (seq % 26) as u8).to_string().repeat(size);
+        let scenario = format!("scenario-{seq}");
         let mut record = Record::new(
-            hyper::Method::PUT,
+            &hyper::Method::PUT,
             201,
             RecordText {
                 session,
@@ -722,9 +748,12 @@ mod tests {
                 response_headers: &none,
             },
         );
-        record.scenario = seq.is_multiple_of(3).then(|| format!("scenario-{seq}"));
-        record.step = record.scenario.as_ref().map(|_| seq);
-        (record, body)
+        if seq.is_multiple_of(3) {
+            record.scenario = Some(&scenario);
+            record.step = Some(seq);
+        }
+        journal.record(record);
+        body
     }
 
     /// Records `count` requests, the session of each picked by `session_of`,
@@ -744,8 +773,7 @@ mod tests {
             } else {
                 seq * 37 % 900
             };
-            let (record, body) = sized(session_of(seq), seq, size);
-            journal.record(record);
+            let body = record_sized(&journal, session_of(seq), seq, size);
             expected.push((session_of(seq), body));
             if seq % 97 != 0 && seq < count - 10 {
                 continue;
@@ -799,9 +827,9 @@ mod tests {
             total: 1_000,
             body_bytes: 1_000,
         });
-        journal.record(sized("quiet", 0, 500).0);
+        record_sized(&journal, "quiet", 0, 500);
         for seq in 1..100_000 {
-            journal.record(sized("busy", seq, 500).0);
+            record_sized(&journal, "busy", seq, 500);
         }
         let e = journal.entries.lock().unwrap();
         let kept: usize = e.list.iter().map(|k| k.len).sum();

@@ -336,17 +336,17 @@ fn unread_body(state: &State, body: Option<RequestBody>) -> ApiError {
 }
 
 /// The journal's record of one request and its answer.
-fn journal_record(
+fn journal_record<'a>(
     limits: JournalLimits,
-    parts: &Parts,
-    body: &[u8],
+    parts: &'a Parts,
+    body: &'a [u8],
     body_unread: bool,
-    script: &Script<'_>,
-    response: &HttpResponse,
-) -> Record {
+    script: &'a Script<'_>,
+    response: &'a HttpResponse,
+) -> Record<'a> {
     let kept = body.len().min(limits.body_bytes);
     let mut record = Record::new(
-        parts.method.clone(),
+        &parts.method,
         response.status().as_u16(),
         RecordText {
             session: script.session.as_deref().unwrap_or(DEFAULT_SESSION),
@@ -357,7 +357,7 @@ fn journal_record(
         },
     );
     record.body_truncated = body_unread || kept < body.len();
-    record.scenario = script.scenario.clone();
+    record.scenario = script.scenario.as_deref();
     record.step = script.step;
     record.fault = script.fault;
     record
