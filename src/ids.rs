@@ -83,16 +83,61 @@ impl Fresh {
     }
 
     /// A fresh `Request-Id` header value.
+    ///
+    /// Unseeded, ids are made a batch at a time on each thread, and each
+    /// header value is a slice of its batch's buffer: a response's id then
+    /// costs no allocation of its own. Seeded ids follow their stream one
+    /// by one, so a seeded run repeats itself.
     pub fn request_id(&self) -> HeaderValue {
-        let bytes = self.next(Stream::RequestId);
-        // Built on the stack: one copy into the header value, no String.
-        let mut id = [0u8; 4 + OPAQUE_LEN];
-        id[..4].copy_from_slice(b"req_");
-        for (slot, b) in id[4..].iter_mut().zip(&bytes[..OPAQUE_LEN]) {
-            *slot = ALPHANUMERIC[usize::from(*b % 62)];
+        if self.seed.is_some() {
+            let mut id = [0u8; REQUEST_ID_LEN];
+            write_request_id(&self.next(Stream::RequestId), &mut id);
+            return HeaderValue::from_bytes(&id).expect("ids are alphanumeric");
         }
-        HeaderValue::from_bytes(&id).expect("ids are alphanumeric")
+        REQUEST_IDS.with(|ids| {
+            let mut ids = ids.borrow_mut();
+            if ids.is_empty() {
+                *ids = request_id_batch();
+            }
+            let id = ids.split_to(REQUEST_ID_LEN);
+            HeaderValue::from_maybe_shared(id).expect("ids are alphanumeric")
+        })
     }
+}
+
+/// The length of a request id: `req_` and the opaque part.
+const REQUEST_ID_LEN: usize = 4 + OPAQUE_LEN;
+
+/// How many request ids a thread makes at a time.
+const REQUEST_ID_BATCH: usize = 256;
+
+thread_local! {
+    /// The request ids this thread has made and not handed out yet.
+    static REQUEST_IDS: std::cell::RefCell<bytes::Bytes> = const {
+        std::cell::RefCell::new(bytes::Bytes::new())
+    };
+}
+
+/// Writes `req_` and the opaque id of `bytes` into `out`.
+fn write_request_id(bytes: &[u8], out: &mut [u8; REQUEST_ID_LEN]) {
+    out[..4].copy_from_slice(b"req_");
+    for (slot, b) in out[4..].iter_mut().zip(&bytes[..OPAQUE_LEN]) {
+        *slot = ALPHANUMERIC[usize::from(*b % 62)];
+    }
+}
+
+/// [`REQUEST_ID_BATCH`] random request ids, one after another.
+fn request_id_batch() -> bytes::Bytes {
+    let mut random = [0u8; OPAQUE_LEN * REQUEST_ID_BATCH];
+    rand::rng().fill_bytes(&mut random);
+    let mut out = vec![0u8; REQUEST_ID_LEN * REQUEST_ID_BATCH];
+    for (id, bytes) in out
+        .chunks_exact_mut(REQUEST_ID_LEN)
+        .zip(random.chunks_exact(OPAQUE_LEN))
+    {
+        write_request_id(bytes, id.try_into().expect("chunks are id-sized"));
+    }
+    bytes::Bytes::from(out)
 }
 
 /// A UUIDv4 (RFC 9562) made from 16 of `bytes`, lowercase and hyphenated.
@@ -221,6 +266,21 @@ mod tests {
             id.to_str().unwrap(),
             opaque("req_", &again.next(Stream::RequestId))
         );
+    }
+
+    #[test]
+    fn unseeded_request_ids_are_opaque_ids_and_do_not_repeat_across_batches() {
+        let fresh = Fresh::new(None);
+        let ids: Vec<String> = (0..3 * REQUEST_ID_BATCH)
+            .map(|_| fresh.request_id().to_str().unwrap().to_string())
+            .collect();
+        for id in &ids {
+            let opaque = id.strip_prefix("req_").unwrap();
+            assert_eq!(opaque.len(), OPAQUE_LEN, "{id}");
+            assert!(opaque.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 
     #[test]
