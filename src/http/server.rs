@@ -14,7 +14,7 @@ use crate::scenario::Fault;
 use crate::settings::Settings;
 use crate::state::{ControlAccess, State};
 use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{CONTENT_LENGTH, HeaderValue};
 use hyper::server::conn::http1;
@@ -301,16 +301,12 @@ async fn answer(
     } else {
         // A body that came with its head is read without starting the
         // timer; only one still on its way is waited for, within the limit.
-        let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
-        let read = match std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await {
-            Poll::Ready(read) => Ok(read),
-            Poll::Pending => tokio::time::timeout(app.limits().body_read_timeout, collect).await,
-        };
-        match read {
-            Ok(Ok(collected)) => RequestBody::Complete(collected.to_bytes()),
-            Ok(Err(error)) if error.is::<LengthLimitError>() => RequestBody::TooLarge,
-            Ok(Err(error)) => RequestBody::Unreadable(error.to_string()),
-            Err(_) => RequestBody::TimedOut,
+        let mut read = std::pin::pin!(read_body(body, limit));
+        match std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+            Poll::Ready(body) => body,
+            Poll::Pending => tokio::time::timeout(app.limits().body_read_timeout, read)
+                .await
+                .unwrap_or(RequestBody::TimedOut),
         }
     };
     let Answer {
@@ -342,6 +338,42 @@ async fn answer(
             Ok(Response::from_parts(parts, truncated))
         }
     }
+}
+
+/// Reads a request body of at most `limit` bytes. A body that arrives in
+/// one frame (most do) is kept as hyper read it, without a copy.
+async fn read_body(mut body: Incoming, limit: usize) -> RequestBody {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    let mut len = 0;
+    while !body.is_end_stream() {
+        let data = match body.frame().await {
+            None => break,
+            Some(Err(error)) => return RequestBody::Unreadable(error.to_string()),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                // Trailers are not part of the body.
+                Err(_) => continue,
+            },
+        };
+        len += data.len();
+        if len > limit {
+            return RequestBody::TooLarge;
+        }
+        match &first {
+            None => first = Some(data),
+            Some(first) => {
+                if joined.is_empty() {
+                    joined.extend_from_slice(first);
+                }
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    RequestBody::Complete(match first {
+        Some(first) if joined.is_empty() => first,
+        _ => Bytes::from(joined),
+    })
 }
 
 /// How long a truncated response waits between its part and the failure.

@@ -150,6 +150,33 @@ async fn a_body_that_follows_its_head_within_the_timeout_is_read() {
 }
 
 #[tokio::test]
+async fn a_body_sent_in_chunks_over_time_is_read_whole() {
+    let server = with_limits(|l| l.body_read_timeout = Duration::from_secs(5)).await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // Pauses between the chunks make each a frame of its own.
+    for part in [&AGE18[..5], &AGE18[5..20], &AGE18[20..]] {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stream
+            .write_all(format!("{:x}\r\n{part}\r\n", part.len()).as_bytes())
+            .await
+            .unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+    let journal = send(server.addr(), "GET", "/__mock/requests", &[], b"").await;
+    assert_eq!(journal.json()["requests"][0]["body"], AGE18);
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_wait_without_affecting_served_ones() {
     let server = with_limits(|l| l.max_connections = 2).await;
     let keep_alive = format!(
