@@ -13,6 +13,7 @@ mod router;
 mod script;
 pub(crate) mod server;
 mod session;
+mod stop;
 mod timer;
 
 pub use session::DEFAULT_SESSION;

@@ -2,6 +2,7 @@
 //! bodies within the limit, graceful shutdown, and the in-process handle
 //! Rust tests use.
 
+use super::stop::Stopping;
 use super::timer::ConnectionTimer;
 use super::{Answer, respond};
 use crate::api::ApiError;
@@ -21,7 +22,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How long in-flight requests may take to finish after shutdown starts.
@@ -202,9 +202,9 @@ impl BoundServer {
                 }
             })
         });
-        let graceful = GracefulShutdown::new();
-        // Tells requests that hang on purpose to give up when shutdown starts.
-        let (stopping, stop_signal) = watch::channel(false);
+        // Tells connections to finish their request and close, and requests
+        // that hang on purpose to give up, when shutdown starts.
+        let stopping = Arc::new(Stopping::default());
         let mut shutdown = std::pin::pin!(shutdown);
         let limits = app.limits();
         let mut http = http1::Builder::new();
@@ -229,20 +229,32 @@ impl BoundServer {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let app = app.clone();
-                        let stop_signal = stop_signal.clone();
+                        let stopping_for_requests = stopping.clone();
                         let service = service_fn(move |request| {
-                            answer(app.clone(), request, stop_signal.clone())
+                            answer(app.clone(), request, stopping_for_requests.clone())
                         });
                         let connection = http
                             .clone()
                             .timer(ConnectionTimer::default())
                             .serve_connection(TokioIo::new(stream), service);
-                        let connection = graceful.watch(connection);
+                        let mut stop = stopping.signal();
                         tokio::spawn(async move {
-                            if let Err(error) = connection.await {
+                            // The slot is held until the connection ends:
+                            // shutdown waits for every slot.
+                            let _slot = slot;
+                            let mut connection = std::pin::pin!(connection);
+                            let mut stopped = false;
+                            let ended = std::future::poll_fn(|cx| {
+                                if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
+                                    stopped = true;
+                                    connection.as_mut().graceful_shutdown();
+                                }
+                                connection.as_mut().poll(cx)
+                            })
+                            .await;
+                            if let Err(error) = ended {
                                 tracing::debug!(%peer, %error, "connection ended with an error");
                             }
-                            drop(slot);
                         });
                     }
                     Err(error) => {
@@ -258,9 +270,10 @@ impl BoundServer {
         if let Some(reloader) = reloader {
             reloader.abort();
         }
-        let _ = stopping.send(true);
+        stopping.stop();
+        let every_slot = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
         tokio::select! {
-            _ = graceful.shutdown() => {}
+            _ = slots.acquire_many(every_slot) => {}
             _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
                 tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; closing them");
             }
@@ -287,7 +300,7 @@ impl std::error::Error for ScriptedFault {}
 async fn answer(
     app: Arc<State>,
     request: Request<Incoming>,
-    mut stop_signal: watch::Receiver<bool>,
+    stopping: Arc<Stopping>,
 ) -> Result<Response<MockBody>, ScriptedFault> {
     let (parts, body) = request.into_parts();
     let limit = app.max_body_bytes();
@@ -321,7 +334,7 @@ async fn answer(
         None => Ok(response.map(MockBody::Complete)),
         Some(Fault::Reset) => Err(ScriptedFault("reset")),
         Some(Fault::Hang) => {
-            let _ = stop_signal.wait_for(|stopping| *stopping).await;
+            stopping.signal().await;
             Err(ScriptedFault("hang ended by shutdown"))
         }
         Some(Fault::Truncated) => {

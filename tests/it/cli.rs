@@ -357,6 +357,34 @@ fn sigterm_ends_a_hanging_request_and_exits_0() {
     );
 }
 
+#[test]
+fn sigterm_closes_idle_keep_alive_connections_at_once() {
+    let (mut child, address) = start(binary().args(["--port", "0"]));
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let body = r#"{"claim-type":"age_over18_verified"}"#;
+    write!(
+        stream,
+        "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut buffer = [0u8; 4096];
+    assert!(stream.read(&mut buffer).unwrap() > 0, "answered");
+    // The connection stays open, idle, when shutdown starts: it is closed
+    // then, not after the grace period.
+    let started = std::time::Instant::now();
+    assert_eq!(terminate(&mut child), 0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(stream.read(&mut buffer).unwrap(), 0, "closed");
+}
+
 fn get(address: &str, path: &str) -> Reply {
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
     write!(
