@@ -160,10 +160,7 @@ impl<'a> Record<'a> {
     /// and values cannot hold '\n').
     fn pack_into(headers: &hyper::HeaderMap, out: &mut Cursor<'_>) {
         for (name, value) in headers {
-            out.put(name.as_str().as_bytes());
-            out.put(b":");
-            out.put(value.as_bytes());
-            out.put(b"\n");
+            out.put_line(name.as_str().as_bytes(), value.as_bytes());
         }
     }
 
@@ -364,6 +361,23 @@ impl Cursor<'_> {
         let n = bytes.len().min(self.out.len());
         let (head, tail) = std::mem::take(&mut self.out).split_at_mut(n);
         head.copy_from_slice(&bytes[..n]);
+        self.out = tail;
+    }
+
+    /// Appends `name:value\n` (or nothing if the slice is too short, which
+    /// a correctly sized text never is).
+    fn put_line(&mut self, name: &[u8], value: &[u8]) {
+        let len = name.len() + value.len() + 2;
+        if len > self.out.len() {
+            self.out = &mut [];
+            return;
+        }
+        let (line, tail) = std::mem::take(&mut self.out).split_at_mut(len);
+        let (name_part, rest) = line.split_at_mut(name.len());
+        name_part.copy_from_slice(name);
+        rest[0] = b':';
+        rest[1..=value.len()].copy_from_slice(value);
+        rest[value.len() + 1] = b'\n';
         self.out = tail;
     }
 }

@@ -27,7 +27,6 @@ use crate::handlers::{Ctx, control, hosted};
 use crate::journal::{JournalLimits, Record, RecordText};
 use crate::scenario::Fault;
 use crate::state::State;
-use bytes::Bytes;
 use heads::Heads;
 use hyper::StatusCode;
 use hyper::header::{HeaderMap, HeaderName};
@@ -111,24 +110,28 @@ fn answer<'a>(
     if let Some(response) = cors::preflight(state, parts) {
         return Answer::now(guard(state, parts, |_| Ok(response)));
     }
-    let journalled = state.journal.as_ref().map(|_| match &body {
-        RequestBody::Complete(bytes) => (bytes.clone(), false),
-        _ => (Bytes::new(), true),
-    });
+    let (body, unread) = match body {
+        RequestBody::Complete(bytes) => (Some(Body::new(bytes)), None),
+        other => (None, Some(other)),
+    };
     let mut response = guard(state, parts, |extra| {
-        api(state, parts, &heads, body, extra, script)
+        api(state, parts, &heads, body.as_ref(), unread, extra, script)
     });
     let headers = response.headers_mut();
     for (name, value) in std::mem::take(&mut script.headers) {
         headers.insert(name, value);
     }
     cors::decorate(state, heads.origin, headers);
-    if let (Some(journal), Some((body, cut))) = (&state.journal, journalled) {
+    if let Some(journal) = &state.journal {
+        let (bytes, unread) = match &body {
+            Some(body) => (&body.bytes()[..], false),
+            None => (&[][..], true),
+        };
         journal.record(journal_record(
             journal.limits(),
             parts,
-            &body,
-            cut,
+            bytes,
+            unread,
             script,
             &response,
         ));
@@ -202,7 +205,8 @@ fn api<'a>(
     state: &State,
     parts: &'a Parts,
     heads: &Heads<'a>,
-    body: RequestBody,
+    body: Option<&Body>,
+    unread: Option<RequestBody>,
     extra: &mut HeaderMap,
     script: &mut Script<'a>,
 ) -> Result<HttpResponse, ApiError> {
@@ -221,17 +225,13 @@ fn api<'a>(
         return Err(router::not_found(&parts.method, parts.uri.path()));
     };
     endpoint.check_method(&parts.method)?;
-    let (body, unread) = match body {
-        RequestBody::Complete(bytes) => (Some(Body::new(bytes)), None),
-        other => (None, Some(other)),
-    };
     let scenario = script::scenario_for(state, heads.scenario, target.scenario, &session)?;
     let mut scripted_after = None;
     if let Some(scenario) = &scenario {
         let facts = Facts {
             route: endpoint.route,
             headers: &parts.headers,
-            body: body.as_ref(),
+            body,
         };
         match script::play(state, scenario, &session, &facts, script) {
             Some(Play::Now(response)) => return Ok(response),
@@ -255,7 +255,7 @@ fn api<'a>(
             target.path,
             parts,
             heads.idempotency_key,
-            body.as_ref(),
+            body,
             &session,
         )? {
             idempotent::Begin::Replay(response) => return Ok(response),
@@ -290,7 +290,7 @@ fn handle(
     endpoint: &router::Endpoint,
     heads: &Heads<'_>,
     mut ctx: Ctx<'_>,
-    body: Option<Body>,
+    body: Option<&Body>,
     unread: Option<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.inflection = check_headers(heads.persona_version, heads.key_inflection)?;
@@ -300,7 +300,7 @@ fn handle(
         (None, unread) => return Err(unread_body(state, unread)),
     };
     let inflection = ctx.inflection;
-    (endpoint.handler)(state, &ctx, &body).map_err(|mut error| {
+    (endpoint.handler)(state, &ctx, body).map_err(|mut error| {
         // Pointers name fields as the response's keys do.
         if let Some(pointer) = &error.pointer {
             let inflected: Vec<String> = pointer
@@ -369,6 +369,7 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use crate::settings::Settings;
+    use bytes::Bytes;
     use hyper::header::{ALLOW, HeaderValue};
     use std::sync::Arc;
 
