@@ -129,6 +129,15 @@ mod tests {
         (count.clone(), Waker::from(count))
     }
 
+    fn wakes(count: &Count) -> usize {
+        count.0.load(Ordering::SeqCst)
+    }
+
+    /// Polls `stop` from the task `waker` wakes.
+    fn poll(stop: &mut Stop, waker: &Waker) -> Poll<()> {
+        Pin::new(stop).poll(&mut Context::from_waker(waker))
+    }
+
     #[test]
     fn pending_stops_are_woken_and_ready_once_shutdown_starts() {
         let stopping = Arc::new(Stopping::default());
@@ -136,20 +145,13 @@ mod tests {
         let (second_count, second_waker) = counted();
         let mut first = stopping.signal();
         let mut second = stopping.signal();
-        let mut cx = Context::from_waker(&first_waker);
-        assert!(Pin::new(&mut first).poll(&mut cx).is_pending());
-        assert!(Pin::new(&mut first).poll(&mut cx).is_pending());
-        assert!(
-            Pin::new(&mut second)
-                .poll(&mut Context::from_waker(&second_waker))
-                .is_pending()
-        );
+        assert!(poll(&mut first, &first_waker).is_pending());
+        assert!(poll(&mut first, &first_waker).is_pending());
+        assert!(poll(&mut second, &second_waker).is_pending());
         stopping.stop();
-        assert_eq!(first_count.0.load(Ordering::SeqCst), 1);
-        assert_eq!(second_count.0.load(Ordering::SeqCst), 1);
-        assert!(Pin::new(&mut first).poll(&mut cx).is_ready());
-        let mut late = stopping.signal();
-        assert!(Pin::new(&mut late).poll(&mut cx).is_ready());
+        assert_eq!((wakes(&first_count), wakes(&second_count)), (1, 1));
+        assert!(poll(&mut first, &first_waker).is_ready());
+        assert!(poll(&mut stopping.signal(), &first_waker).is_ready());
     }
 
     #[test]
@@ -158,32 +160,21 @@ mod tests {
         let (old_count, old_waker) = counted();
         let (new_count, new_waker) = counted();
         let mut stop = stopping.signal();
-        assert!(
-            Pin::new(&mut stop)
-                .poll(&mut Context::from_waker(&old_waker))
-                .is_pending()
-        );
-        assert!(
-            Pin::new(&mut stop)
-                .poll(&mut Context::from_waker(&new_waker))
-                .is_pending()
-        );
+        assert!(poll(&mut stop, &old_waker).is_pending());
+        assert!(poll(&mut stop, &new_waker).is_pending());
         stopping.stop();
-        assert_eq!(new_count.0.load(Ordering::SeqCst), 1);
-        assert_eq!(old_count.0.load(Ordering::SeqCst), 0);
+        assert_eq!((wakes(&new_count), wakes(&old_count)), (1, 0));
     }
 
     #[test]
     fn dropped_stops_free_their_place_and_are_not_woken() {
         let stopping = Arc::new(Stopping::default());
         let (count, waker) = counted();
-        let mut cx = Context::from_waker(&waker);
         for _ in 0..100 {
-            let mut stop = stopping.signal();
-            assert!(Pin::new(&mut stop).poll(&mut cx).is_pending());
+            assert!(poll(&mut stopping.signal(), &waker).is_pending());
         }
         assert_eq!(stopping.waiting.lock().unwrap().wakers.len(), 1);
         stopping.stop();
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(wakes(&count), 0);
     }
 }

@@ -324,10 +324,9 @@ fn the_scenario_flag_sets_the_default_scenario() {
     assert_eq!(terminate(&mut child), 0);
 }
 
-#[test]
-fn sigterm_ends_a_hanging_request_and_exits_0() {
-    let (mut child, address) = start(binary().args(["--port", "0", "--scenario", "hang"]));
-    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+/// A keep-alive connection with a challenge request sent on it.
+fn challenge_kept_alive(address: &str) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
     let body = r#"{"claim-type":"age_over18_verified"}"#;
     write!(
         stream,
@@ -335,54 +334,51 @@ fn sigterm_ends_a_hanging_request_and_exits_0() {
         body.len()
     )
     .unwrap();
+    stream
+}
+
+/// Sends SIGTERM and checks the process exits 0 within `limit` and closes
+/// `stream` (without another response).
+fn terminate_within(
+    child: &mut Child,
+    limit: std::time::Duration,
+    mut stream: std::net::TcpStream,
+) {
+    let started = std::time::Instant::now();
+    assert_eq!(terminate(child), 0);
+    assert!(started.elapsed() < limit, "{:?}", started.elapsed());
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buffer = [0u8; 64];
+    assert_eq!(
+        stream.read(&mut buffer).unwrap(),
+        0,
+        "closed without a response"
+    );
+}
+
+#[test]
+fn sigterm_ends_a_hanging_request_and_exits_0() {
+    let (mut child, address) = start(binary().args(["--port", "0", "--scenario", "hang"]));
+    let mut stream = challenge_kept_alive(&address);
     stream
         .set_read_timeout(Some(std::time::Duration::from_millis(200)))
         .unwrap();
     let mut buffer = [0u8; 64];
     assert!(stream.read(&mut buffer).is_err(), "the request hangs");
-    let started = std::time::Instant::now();
-    assert_eq!(terminate(&mut child), 0);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    assert_eq!(
-        stream.read(&mut buffer).unwrap(),
-        0,
-        "the connection is closed without a response"
-    );
+    terminate_within(&mut child, std::time::Duration::from_secs(5), stream);
 }
 
 #[test]
 fn sigterm_closes_idle_keep_alive_connections_at_once() {
     let (mut child, address) = start(binary().args(["--port", "0"]));
-    let mut stream = std::net::TcpStream::connect(&address).unwrap();
-    let body = r#"{"claim-type":"age_over18_verified"}"#;
-    write!(
-        stream,
-        "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let mut stream = challenge_kept_alive(&address);
     let mut buffer = [0u8; 4096];
     assert!(stream.read(&mut buffer).unwrap() > 0, "answered");
     // The connection stays open, idle, when shutdown starts: it is closed
     // then, not after the grace period.
-    let started = std::time::Instant::now();
-    assert_eq!(terminate(&mut child), 0);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    assert_eq!(stream.read(&mut buffer).unwrap(), 0, "closed");
+    terminate_within(&mut child, std::time::Duration::from_secs(3), stream);
 }
 
 fn get(address: &str, path: &str) -> Reply {
