@@ -57,10 +57,10 @@ pub enum Json {
 
 /// Parses a JSON body, normalising top-level keys to kebab-case.
 pub fn parse(body: &[u8]) -> Result<Json, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parsed = (&mut deserializer).deserialize_any(JsonVisitor)?;
-    deserializer.end()?;
-    Ok(parsed)
+    Ok(match read_top_level(body, AllFields)? {
+        Ok(fields) => Json::Object(fields),
+        Err(kind) => Json::NotObject(kind),
+    })
 }
 
 /// A complete body and its JSON reading, made on first use.
@@ -152,8 +152,8 @@ pub struct Schema {
 pub struct Checked<'a> {
     /// The schema's fields, in order.
     specs: &'static [FieldSpec],
-    /// The value of each, where the body has it.
-    values: [Option<Scalar<'a>>; MAX_FIELDS],
+    /// Each field as the body sent it, where it did.
+    slots: [Option<Sent<'a>>; MAX_FIELDS],
 }
 
 impl Checked<'_> {
@@ -175,7 +175,7 @@ impl Checked<'_> {
 
     fn get(&self, name: &str) -> Option<&Scalar<'_>> {
         let i = self.specs.iter().position(|spec| spec.name == name)?;
-        self.values[i].as_ref()
+        self.slots[i].as_ref().map(|sent| &sent.value)
     }
 }
 
@@ -271,8 +271,7 @@ impl Schema {
                 "{first:?} and {again:?} name the same field; send it once."
             )));
         }
-        let mut values = [const { None }; MAX_FIELDS];
-        for ((spec, slot), value) in self.fields.iter().zip(reading.slots).zip(&mut values) {
+        for (spec, slot) in self.fields.iter().zip(&reading.slots) {
             let Some(field) = slot else {
                 if spec.required {
                     return Err(ApiError::bad_request(format!(
@@ -297,11 +296,10 @@ impl Schema {
                     field.value.kind()
                 )));
             }
-            *value = Some(field.value);
         }
         Ok(Checked {
             specs: self.fields,
-            values,
+            slots: reading.slots,
         })
     }
 
@@ -320,14 +318,64 @@ impl Schema {
     }
 }
 
-struct JsonVisitor;
+/// How the object of a body is read (see [`read_top_level`]).
+trait ReadObject<'de> {
+    type Object;
+    fn read<A: MapAccess<'de>>(self, map: A) -> Result<Self::Object, A::Error>;
+}
 
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
+/// Reads a whole body: an object through `reader`, any other JSON value
+/// named for messages (`Err("an array")` and so on).
+fn read_top_level<'de, R: ReadObject<'de>>(
+    body: &'de [u8],
+    reader: R,
+) -> Result<Result<R::Object, &'static str>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let read = (&mut deserializer).deserialize_any(TopLevel(reader))?;
+    deserializer.end()?;
+    Ok(read)
+}
+
+struct TopLevel<R>(R);
+
+impl<'de, R: ReadObject<'de>> Visitor<'de> for TopLevel<R> {
+    type Value = Result<R::Object, &'static str>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.read(map).map(Ok)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Err("an array"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err("a string"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err("null"))
+    }
+}
+
+/// Every field, as [`parse`] keeps them.
+struct AllFields;
+
+impl<'de> ReadObject<'de> for AllFields {
+    type Object = Vec<Field>;
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Field>, A::Error> {
         let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(2));
         while let Some(sent) = map.next_key::<String>()? {
             let value = map.next_value::<Value>()?;
@@ -337,29 +385,24 @@ impl<'de> Visitor<'de> for JsonVisitor {
             };
             fields.push(Field { sent, kebab, value });
         }
-        Ok(Json::Object(fields))
+        Ok(fields)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Json::NotObject("an array"))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Json, E> {
-        Ok(Json::NotObject("a string"))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json, E> {
-        Ok(Json::NotObject("a boolean"))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Json, E> {
-        Ok(Json::NotObject("a number"))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Json, E> {
-        Ok(Json::NotObject("a number"))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json, E> {
-        Ok(Json::NotObject("a number"))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
-        Ok(Json::NotObject("null"))
+}
+
+/// The fields a schema names, as [`Schema::check`] reads them.
+struct SchemaFields {
+    specs: &'static [FieldSpec],
+}
+
+impl<'de> ReadObject<'de> for SchemaFields {
+    type Object = Reading<'de>;
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Reading<'de>, A::Error> {
+        let mut reading = Reading::new();
+        while let Some(KeyText(key)) = map.next_key()? {
+            let value: Scalar<'de> = map.next_value_seed(ScalarSeed)?;
+            reading.note(self.specs, key, value);
+        }
+        Ok(reading)
     }
 }
 
@@ -380,10 +423,7 @@ fn read_object_with_serde<'a>(
     specs: &'static [FieldSpec],
     body: &'a [u8],
 ) -> Result<Result<Reading<'a>, &'static str>, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let read = (&mut deserializer).deserialize_any(ObjectVisitor { specs })?;
-    deserializer.end()?;
-    Ok(read)
+    read_top_level(body, SchemaFields { specs })
 }
 
 impl<'a> Reading<'a> {
@@ -482,47 +522,6 @@ fn plain_string(text: &str) -> Option<(&str, &str)> {
     (inner.as_bytes()[end] == b'"').then(|| (&inner[..end], &inner[end + 1..]))
 }
 
-struct ObjectVisitor {
-    specs: &'static [FieldSpec],
-}
-
-impl<'de> Visitor<'de> for ObjectVisitor {
-    type Value = Result<Reading<'de>, &'static str>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut reading = Reading::new();
-        while let Some(KeyText(key)) = map.next_key()? {
-            let value: Scalar<'de> = map.next_value_seed(ScalarSeed)?;
-            reading.note(self.specs, key, value);
-        }
-        Ok(Ok(reading))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Err("an array"))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err("a string"))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err("a boolean"))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err("a number"))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err("a number"))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err("a number"))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Err("null"))
-    }
-}
-
 /// A key, borrowed from the body unless it has escapes.
 struct KeyText<'a>(Cow<'a, str>);
 
@@ -568,13 +567,13 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         f.write_str("any JSON value")
     }
     fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Borrowed(text)))
+        TextVisitor.visit_borrowed_str(text).map(Scalar::Str)
     }
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(text.to_owned())))
+        TextVisitor.visit_str(text).map(Scalar::Str)
     }
     fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(text)))
+        TextVisitor.visit_string(text).map(Scalar::Str)
     }
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
         Ok(Scalar::Bool(value))
