@@ -33,10 +33,15 @@ impl Stopping {
     /// waiting are woken.
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
-        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        for waker in waiting.wakers.iter().flatten() {
+        for waker in self.waiting().wakers.iter().flatten() {
             waker.wake_by_ref();
         }
+    }
+
+    /// The waiting list, locked (a poisoned lock is still used: the list
+    /// holds no invariant a panic could break).
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A future that is ready once shutdown has started.
@@ -70,11 +75,7 @@ impl Future for Stop {
             return Poll::Pending;
         }
         let this = &mut *self;
-        let mut waiting = this
-            .stopping
-            .waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut waiting = this.stopping.waiting();
         let index = match &this.left {
             Some((index, _)) => *index,
             None => waiting.free.pop().unwrap_or_else(|| {
@@ -98,11 +99,7 @@ impl Future for Stop {
 impl Drop for Stop {
     fn drop(&mut self) {
         if let Some((index, _)) = self.left.take() {
-            let mut waiting = self
-                .stopping
-                .waiting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut waiting = self.stopping.waiting();
             waiting.wakers[index] = None;
             waiting.free.push(index);
         }
@@ -173,7 +170,7 @@ mod tests {
         for _ in 0..100 {
             assert!(poll(&mut stopping.signal(), &waker).is_pending());
         }
-        assert_eq!(stopping.waiting.lock().unwrap().wakers.len(), 1);
+        assert_eq!(stopping.waiting().wakers.len(), 1);
         stopping.stop();
         assert_eq!(wakes(&count), 0);
     }
