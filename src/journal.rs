@@ -624,7 +624,7 @@ mod tests {
         assert_eq!(json(&None::<Fault>), "null");
     }
 
-    /// Records an empty PUT of `session`.
+    /// Records an empty POST of `session`.
     fn record(journal: &Journal, session: &str) {
         let none = hyper::HeaderMap::new();
         journal.record(Record::new(
@@ -744,9 +744,9 @@ mod tests {
         );
     }
 
-    /// A record whose body is `size` copies of a letter picked by `seq`.
-    /// Records a PUT of `session` with a body of `size` bytes (and, for
-    /// every third `seq`, a scenario), and returns the body.
+    /// Records a PUT of `session` whose body is `size` copies of a letter
+    /// picked by `seq` (and, for every third `seq`, a scenario), and returns
+    /// the body.
     fn record_sized(journal: &Journal, session: &str, seq: usize, size: usize) -> String {
         let none = hyper::HeaderMap::new();
         let body = char::from(b'a' + (seq % 26) as u8).to_string().repeat(size);
