@@ -152,8 +152,8 @@ pub struct Schema {
 pub struct Checked<'a> {
     /// The schema's fields, in order.
     specs: &'static [FieldSpec],
-    /// Each field as the body sent it, where it did.
-    slots: [Option<Sent<'a>>; MAX_FIELDS],
+    /// Each field's value, where the body sent it.
+    values: [Option<Scalar<'a>>; MAX_FIELDS],
 }
 
 impl Checked<'_> {
@@ -175,7 +175,7 @@ impl Checked<'_> {
 
     fn get(&self, name: &str) -> Option<&Scalar<'_>> {
         let i = self.specs.iter().position(|spec| spec.name == name)?;
-        self.slots[i].as_ref().map(|sent| &sent.value)
+        self.values[i].as_ref()
     }
 }
 
@@ -246,7 +246,10 @@ impl Schema {
             self.fields.len() <= MAX_FIELDS,
             "a schema lists at most {MAX_FIELDS} fields"
         );
-        let reading = match read_object(self.fields, body.bytes()) {
+        // Filled in place: a reading is large, and moving it out of each
+        // reading function in turn showed up in profiles.
+        let mut reading = Reading::new();
+        match read_object(self.fields, body.bytes(), &mut reading) {
             Err(e) => {
                 return Err(ApiError::bad_request(format!(
                     "The request body is not valid JSON: {e}."
@@ -257,8 +260,8 @@ impl Schema {
                     "The request body must be a JSON object like {example} (got {kind})."
                 )));
             }
-            Ok(Ok(reading)) => reading,
-        };
+            Ok(Ok(())) => {}
+        }
         if let (false, Some(unknown)) = (allow_unknown, &reading.unknown) {
             return Err(ApiError::bad_request(format!(
                 "Unknown field {:?}: the allowed fields are {}.",
@@ -299,7 +302,7 @@ impl Schema {
         }
         Ok(Checked {
             specs: self.fields,
-            slots: reading.slots,
+            values: reading.slots.map(|slot| slot.map(|sent| sent.value)),
         })
     }
 
@@ -389,41 +392,47 @@ impl<'de> ReadObject<'de> for AllFields {
     }
 }
 
-/// The fields a schema names, as [`Schema::check`] reads them.
-struct SchemaFields {
+/// The fields a schema names, as [`Schema::check`] reads them into a
+/// [`Reading`].
+struct SchemaFields<'r, 'a> {
     specs: &'static [FieldSpec],
+    reading: &'r mut Reading<'a>,
 }
 
-impl<'de> ReadObject<'de> for SchemaFields {
-    type Object = Reading<'de>;
-    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Reading<'de>, A::Error> {
-        let mut reading = Reading::new();
+impl<'de> ReadObject<'de> for SchemaFields<'_, 'de> {
+    type Object = ();
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(KeyText(key)) = map.next_key()? {
             let value: Scalar<'de> = map.next_value_seed(ScalarSeed)?;
-            reading.note(self.specs, key, value);
+            self.reading.note(self.specs, key, value);
         }
-        Ok(reading)
+        Ok(())
     }
 }
 
-/// Reads a body for a schema: `Ok(Err(kind))` if it is JSON but not an
-/// object. Syntax errors are serde_json's, as [`parse`] reports them.
+/// Reads a body for a schema into `reading` (which starts empty):
+/// `Ok(Err(kind))` if it is JSON but not an object. Syntax errors are
+/// serde_json's, as [`parse`] reports them.
 fn read_object<'a>(
     specs: &'static [FieldSpec],
     body: &'a [u8],
-) -> Result<Result<Reading<'a>, &'static str>, serde_json::Error> {
-    match read_flat_object(specs, body) {
-        Some(reading) => Ok(Ok(reading)),
-        None => read_object_with_serde(specs, body),
+    reading: &mut Reading<'a>,
+) -> Result<Result<(), &'static str>, serde_json::Error> {
+    if read_flat_object(specs, body, reading).is_some() {
+        return Ok(Ok(()));
     }
+    // The serde-free reading may have noted fields before it gave up.
+    *reading = Reading::new();
+    read_object_with_serde(specs, body, reading)
 }
 
 /// [`read_object`] through serde_json: any body.
 fn read_object_with_serde<'a>(
     specs: &'static [FieldSpec],
     body: &'a [u8],
-) -> Result<Result<Reading<'a>, &'static str>, serde_json::Error> {
-    read_top_level(body, SchemaFields { specs })
+    reading: &mut Reading<'a>,
+) -> Result<Result<(), &'static str>, serde_json::Error> {
+    read_top_level(body, SchemaFields { specs, reading })
 }
 
 impl<'a> Reading<'a> {
@@ -454,20 +463,24 @@ impl<'a> Reading<'a> {
     }
 }
 
-/// The common body, read without serde: an object whose values are strings,
-/// booleans or null, with no escapes in its strings. `None` for anything
-/// else (numbers, nesting, escapes, invalid JSON), which serde_json reads.
+/// The common body, read into `reading` without serde: an object whose
+/// values are strings, booleans or null, with no escapes in its strings.
+/// `None` for anything else (numbers, nesting, escapes, invalid JSON), which
+/// serde_json reads.
 /// What this accepts, serde_json accepts and reads the same (a test holds
 /// the two together).
-fn read_flat_object<'a>(specs: &'static [FieldSpec], body: &'a [u8]) -> Option<Reading<'a>> {
+fn read_flat_object<'a>(
+    specs: &'static [FieldSpec],
+    body: &'a [u8],
+    reading: &mut Reading<'a>,
+) -> Option<()> {
     // One UTF-8 check for the whole body; strings are then cut from it at
     // quotes, which are always character boundaries.
     let body = std::str::from_utf8(body).ok()?;
-    let mut reading = Reading::new();
     let mut rest = skip_space(body).strip_prefix('{')?;
     rest = skip_space(rest);
     if let Some(after) = rest.strip_prefix('}') {
-        return skip_space(after).is_empty().then_some(reading);
+        return skip_space(after).is_empty().then_some(());
     }
     loop {
         let (key, after) = plain_string(rest)?;
@@ -498,7 +511,7 @@ fn read_flat_object<'a>(specs: &'static [FieldSpec], body: &'a [u8]) -> Option<R
             rest = skip_space(after);
         } else {
             let after = rest.strip_prefix('}')?;
-            return skip_space(after).is_empty().then_some(reading);
+            return skip_space(after).is_empty().then_some(());
         }
     }
 }
@@ -633,6 +646,17 @@ mod tests {
         }
     }
 
+    /// The serde-free reading of a body for [`SCHEMA`], if it reads it.
+    fn flat_reading(body: &[u8]) -> Option<Reading<'_>> {
+        let mut reading = Reading::new();
+        read_flat_object(SCHEMA.fields, body, &mut reading).map(|()| reading)
+    }
+
+    /// serde_json's reading of a body for [`SCHEMA`].
+    fn serde_reading(body: &[u8]) -> Result<Result<Reading<'_>, &'static str>, serde_json::Error> {
+        let mut reading = Reading::new();
+        read_object_with_serde(SCHEMA.fields, body, &mut reading).map(|read| read.map(|()| reading))
+    }
     #[test]
     fn known_fields_in_any_inflection() {
         let b = body(r#"{"claimType":"a","sandbox":true}"#);
@@ -728,15 +752,9 @@ mod tests {
             r#"{"claim_type":"é","sandbox":false,"x":null}"#,
             "{}",
         ] {
-            let flat = read_flat_object(SCHEMA.fields, text.as_bytes());
+            let flat = flat_reading(text.as_bytes());
             assert!(flat.is_some(), "{text}");
-            assert_eq!(
-                flat,
-                read_object_with_serde(SCHEMA.fields, text.as_bytes())
-                    .unwrap()
-                    .ok(),
-                "{text}"
-            );
+            assert_eq!(flat, serde_reading(text.as_bytes()).unwrap().ok(), "{text}");
         }
     }
 
@@ -830,8 +848,8 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
         #[test]
         fn what_is_read_without_serde_is_read_the_same_with_it(body in near_objects()) {
-            if let Some(flat) = read_flat_object(SCHEMA.fields, &body) {
-                let serde = read_object_with_serde(SCHEMA.fields, &body);
+            if let Some(flat) = flat_reading(&body) {
+                let serde = serde_reading(&body);
                 proptest::prop_assert!(
                     matches!(&serde, Ok(Ok(reading)) if *reading == flat),
                     "{:?}: {:?} without serde, {:?} with it",
