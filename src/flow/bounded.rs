@@ -5,31 +5,7 @@
 //! insert on every request must keep cheap.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-
-/// Hashes a `u64` key that is already uniformly random (a digest prefix)
-/// as itself: no SipHash per lookup.
-#[derive(Default)]
-pub(crate) struct PrefixHasher(u64);
-
-impl Hasher for PrefixHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// The hasher of maps keyed by digest prefixes.
-pub(crate) type ByPrefix = BuildHasherDefault<PrefixHasher>;
+use std::hash::Hash;
 
 /// A map that keeps at most `cap` entries, evicting the oldest first.
 pub(crate) struct Bounded<K, V> {
@@ -139,13 +115,14 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 /// which is what the challenge path can afford on every request.
 ///
 /// New entries wait in a short batch before they go into the table: keys are
-/// random, so each table insert misses the cache, and a run of inserts lets
-/// the processor wait for several misses at once instead of one per request.
+/// random, so each table insert misses the cache. Before a batch goes in,
+/// the slot of each of its keys is read, so the processor waits for the
+/// batch's misses together instead of for one per request.
 pub(crate) struct Generations<V> {
     /// The newest entries, oldest first, not yet in `newer`.
     batch: Vec<(u64, V)>,
-    newer: HashMap<u64, V, ByPrefix>,
-    older: HashMap<u64, V, ByPrefix>,
+    newer: Table<V>,
+    older: Table<V>,
     cap: usize,
     /// Entries forgotten with their generation.
     dropped: u64,
@@ -154,14 +131,15 @@ pub(crate) struct Generations<V> {
 /// How many new entries wait before they go into the table together.
 const BATCH: usize = 32;
 
-impl<V> Generations<V> {
+impl<V: Copy> Generations<V> {
     /// An empty map remembering at least the last `cap` entries.
     pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
         Generations {
             batch: Vec::with_capacity(BATCH),
-            newer: HashMap::default(),
-            older: HashMap::default(),
-            cap: cap.max(1),
+            newer: Table::new(cap),
+            older: Table::new(cap),
+            cap,
             dropped: 0,
         }
     }
@@ -174,6 +152,7 @@ impl<V> Generations<V> {
         }
         self.batch.push((key, value));
         if self.batch.len() >= BATCH {
+            self.newer.touch(self.batch.iter().map(|(key, _)| *key));
             let mut batch = std::mem::take(&mut self.batch);
             for (key, value) in batch.drain(..) {
                 self.place(key, value);
@@ -186,7 +165,7 @@ impl<V> Generations<V> {
     /// if that one is full.
     fn place(&mut self, key: u64, value: V) {
         if self.newer.len() >= self.cap {
-            // The older generation's table is cleared and reused, so a full
+            // The older generation's table is emptied and reused, so a full
             // map stops allocating.
             self.dropped += self.older.len() as u64;
             self.older.clear();
@@ -201,8 +180,8 @@ impl<V> Generations<V> {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v)
-            .or_else(|| self.newer.get(key))
-            .or_else(|| self.older.get(key))
+            .or_else(|| self.newer.get(*key))
+            .or_else(|| self.older.get(*key))
     }
 
     /// How many entries there are, and how many were forgotten for the cap.
@@ -220,8 +199,8 @@ impl<V> Generations<V> {
         match session {
             Some(s) => {
                 self.batch.retain(|(_, v)| !belongs(v, &s));
-                self.newer.retain(|_, v| !belongs(v, &s));
-                self.older.retain(|_, v| !belongs(v, &s));
+                self.newer.retain(|v| !belongs(v, &s));
+                self.older.retain(|v| !belongs(v, &s));
             }
             None => {
                 self.batch.clear();
@@ -229,6 +208,123 @@ impl<V> Generations<V> {
                 self.older.clear();
                 self.dropped = 0;
             }
+        }
+    }
+}
+
+/// A hash table of `u64` keys for [`Generations`]: open addressing with
+/// linear probing at half load or less, so that the slot a key goes to is
+/// known and can be read ahead of a batch of inserts (which a general map
+/// does not allow). Its slots, a power of two at least twice the
+/// generation's cap, are allocated at its first insert and kept; entries
+/// are only added, or removed all at once.
+struct Table<V> {
+    /// Key and value; [`EMPTY`] keys mark free slots.
+    slots: Vec<(u64, V)>,
+    /// How many slots it allocates.
+    size: usize,
+    len: usize,
+}
+
+/// The key of a free slot. A key equal to it is stored as `EMPTY - 1`: keys
+/// are digest prefixes, and neither value comes up in practice.
+const EMPTY: u64 = u64::MAX;
+
+impl<V: Copy> Table<V> {
+    fn new(cap: usize) -> Table<V> {
+        Table {
+            slots: Vec::new(),
+            size: cap.saturating_mul(2).next_power_of_two().max(8),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Where `key`'s probe starts (Fibonacci hashing, so that keys that are
+    /// not random spread too).
+    fn home(&self, key: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    fn stored(key: u64) -> u64 {
+        if key == EMPTY { EMPTY - 1 } else { key }
+    }
+
+    /// Reads the home slot of each key, to bring it into the cache.
+    fn touch(&self, keys: impl Iterator<Item = u64>) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let seen = keys.fold(0u64, |seen, key| seen ^ self.slots[self.home(key)].0);
+        std::hint::black_box(seen);
+    }
+
+    fn insert(&mut self, key: u64, value: V) {
+        let key = Table::<V>::stored(key);
+        if self.slots.is_empty() {
+            self.slots = vec![(EMPTY, value); self.size];
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        loop {
+            let slot = &mut self.slots[at];
+            if slot.0 == EMPTY {
+                *slot = (key, value);
+                self.len += 1;
+                return;
+            }
+            if slot.0 == key {
+                slot.1 = value;
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn get(&self, key: u64) -> Option<&V> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let key = Table::<V>::stored(key);
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        loop {
+            let (k, v) = &self.slots[at];
+            if *k == key {
+                return Some(v);
+            }
+            if *k == EMPTY {
+                return None;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Empties the table, keeping its memory.
+    fn clear(&mut self) {
+        if self.len > 0 {
+            for slot in &mut self.slots {
+                slot.0 = EMPTY;
+            }
+            self.len = 0;
+        }
+    }
+
+    /// Keeps the entries `keep` says yes to (rare: a session's reset).
+    fn retain(&mut self, keep: impl Fn(&V) -> bool) {
+        let kept: Vec<(u64, V)> = self
+            .slots
+            .iter()
+            .filter(|(k, v)| *k != EMPTY && keep(v))
+            .copied()
+            .collect();
+        self.clear();
+        for (key, value) in kept {
+            self.insert(key, value);
         }
     }
 }
@@ -325,7 +421,7 @@ mod tests {
         for key in 0..n {
             map.insert(key, if key % 2 == 0 { "a" } else { "b" });
         }
-        assert!(!map.batch.is_empty() && !map.newer.is_empty() && !map.older.is_empty());
+        assert!(!map.batch.is_empty() && map.newer.len() > 0 && map.older.len() > 0);
         let (held, dropped) = map.counts();
         map.reset(Some("a"), |entry, session| entry == session);
         let kept: Vec<u64> = (0..n).filter(|key| map.get(key).is_some()).collect();
@@ -338,5 +434,46 @@ mod tests {
         );
         map.reset(None::<&str>, |entry, session| entry == session);
         assert_eq!(map.counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_table_finds_keys_that_share_a_home_slot_across_its_end() {
+        let mut table: Table<u64> = Table::new(4);
+        table.insert(1, 1);
+        let last = table.slots.len() - 1;
+        // Keys whose probes all start at the last slot: they wrap to the first.
+        let crowd: Vec<u64> = (2..)
+            .filter(|key| table.home(*key) == last)
+            .take(3)
+            .collect();
+        for key in &crowd {
+            table.insert(*key, key * 10);
+        }
+        for key in &crowd {
+            assert_eq!(table.get(*key), Some(&(key * 10)), "{key}");
+        }
+        assert_eq!(table.get(1), Some(&1));
+        let stranger = (2..)
+            .find(|key| table.home(*key) == last && !crowd.contains(key))
+            .unwrap();
+        assert_eq!(table.get(stranger), None);
+        assert_eq!(table.len(), 4);
+    }
+
+    #[test]
+    fn a_table_replaces_a_key_it_holds_and_stores_the_free_marker_as_a_key() {
+        let mut table: Table<u64> = Table::new(4);
+        table.insert(7, 1);
+        table.insert(7, 2);
+        table.insert(EMPTY, 3);
+        assert_eq!(
+            (table.get(7), table.get(EMPTY), table.len()),
+            (Some(&2), Some(&3), 2)
+        );
+        table.clear();
+        assert_eq!(
+            (table.get(7), table.get(EMPTY), table.len()),
+            (None, None, 0)
+        );
     }
 }

@@ -52,10 +52,28 @@ pub(crate) struct Issued {
     pub claim_type: u16,
     /// Its namespace.
     pub namespace: Namespace,
-    /// When (the state's clock).
-    pub at: Duration,
+    /// When (the state's clock), in nanoseconds: 8 bytes rather than a
+    /// `Duration`'s 16, so that an entry and its key fill half a cache line.
+    at_nanos: u64,
     /// A hash of the session that asked for it (for per-session resets).
     pub session: u64,
+}
+
+impl Issued {
+    /// A challenge issued at `at` (the state's clock).
+    pub fn new(claim_type: u16, namespace: Namespace, at: Duration, session: u64) -> Issued {
+        Issued {
+            claim_type,
+            namespace,
+            at_nanos: u64::try_from(at.as_nanos()).unwrap_or(u64::MAX),
+            session,
+        }
+    }
+
+    /// When it was issued (the state's clock).
+    pub fn at(&self) -> Duration {
+        Duration::from_nanos(self.at_nanos)
+    }
 }
 
 /// A session's hash, as stores that only reset by session keep it.
@@ -181,12 +199,7 @@ mod tests {
         for i in 0..2 * MAX_CHALLENGES as u64 {
             let mut digest = [0u8; 32];
             digest[..8].copy_from_slice(&i.to_be_bytes());
-            let issued = Issued {
-                claim_type: 0,
-                namespace: Namespace::Production,
-                at: Duration::ZERO,
-                session: 0,
-            };
+            let issued = Issued::new(0, Namespace::Production, Duration::ZERO, 0);
             log.record(&digest, issued);
         }
         let after_log = rss_kib();

@@ -102,12 +102,12 @@ fn rfc9577(
         .expect("settings are validated to fit a challenge");
     state.challenges.record(
         &Sha256::digest(&bytes).into(),
-        Issued {
-            claim_type: claim_index,
+        Issued::new(
+            claim_index,
             namespace,
-            at: state.clock.now(),
-            session: session_hash(ctx.session),
-        },
+            state.clock.now(),
+            session_hash(ctx.session),
+        ),
     );
     bytes
 }

@@ -188,7 +188,7 @@ fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), Ap
             "The token's challenge_digest names no challenge persona-mock issued (it keeps the last 100,000): request a challenge from /api/privacy/v1/relays/challenge.",
         )
     })?;
-    let age = state.clock.now().saturating_sub(issued.at);
+    let age = state.clock.now().saturating_sub(issued.at());
     if age > state.challenge_lifetime {
         return Err(invalid(format!(
             "The token's challenge expired: challenges back tokens for {} s after they are issued.",
