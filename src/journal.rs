@@ -133,11 +133,16 @@ pub struct RecordText<'a> {
 }
 
 impl<'a> Record<'a> {
-    /// A record of `text`, answered now with `status`; the caller sets the
-    /// scenario fields.
-    pub fn new(method: &'a hyper::Method, status: u16, text: RecordText<'a>) -> Record<'a> {
+    /// A record of `text`, answered at `time` with `status`; the caller
+    /// sets the scenario fields.
+    pub fn new(
+        method: &'a hyper::Method,
+        status: u16,
+        time: SystemTime,
+        text: RecordText<'a>,
+    ) -> Record<'a> {
         Record {
-            time: SystemTime::now(),
+            time,
             method,
             body_truncated: false,
             scenario: None,
@@ -630,6 +635,7 @@ mod tests {
         journal.record(Record::new(
             &hyper::Method::POST,
             200,
+            SystemTime::now(),
             RecordText {
                 session,
                 path: "/",
@@ -651,6 +657,7 @@ mod tests {
         let record = Record::new(
             &hyper::Method::PUT,
             201,
+            SystemTime::now(),
             RecordText {
                 session: "s1",
                 path: "/a?b=c",
@@ -754,6 +761,7 @@ mod tests {
         let mut record = Record::new(
             &hyper::Method::PUT,
             201,
+            SystemTime::now(),
             RecordText {
                 session,
                 path: "/p",

@@ -313,9 +313,14 @@ impl State {
     /// Wall time as Unix seconds, moved by the state's clock (a manual
     /// clock in tests moves it too).
     pub(crate) fn unix_now(&self) -> u64 {
-        (self.wall_start + self.clock.now())
+        self.wall_time(self.clock.now())
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
+    }
+
+    /// The wall time of `now` on the state's clock.
+    pub(crate) fn wall_time(&self, now: std::time::Duration) -> std::time::SystemTime {
+        self.wall_start + now
     }
 
     /// The headers of an environment's responses.

@@ -102,12 +102,7 @@ fn rfc9577(
         .expect("settings are validated to fit a challenge");
     state.challenges.record(
         &Sha256::digest(&bytes).into(),
-        Issued::new(
-            claim_index,
-            namespace,
-            state.clock.now(),
-            session_hash(ctx.session),
-        ),
+        Issued::new(claim_index, namespace, ctx.now, session_hash(ctx.session)),
     );
     bytes
 }

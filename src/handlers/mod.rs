@@ -33,6 +33,9 @@ pub(crate) struct Ctx<'a> {
     pub private_token: Option<String>,
     /// A claim result a scenario step imposes on generate-claim.
     pub claim_result: Option<crate::flow::ClaimResult>,
+    /// When the request is answered, on the state's clock (read once per
+    /// request, for the handler and the journal).
+    pub now: std::time::Duration,
 }
 
 /// An API endpoint's handler.

@@ -114,6 +114,7 @@ fn answer<'a>(
         RequestBody::Complete(bytes) => (Some(Body::new(bytes)), None),
         other => (None, Some(other)),
     };
+    script.now = state.clock.now();
     let mut response = guard(state, parts, |extra| {
         api(state, parts, &heads, body.as_ref(), unread, extra, script)
     });
@@ -129,6 +130,7 @@ fn answer<'a>(
         };
         journal.record(journal_record(
             journal.limits(),
+            state.wall_time(script.now),
             parts,
             bytes,
             unread,
@@ -273,6 +275,7 @@ fn api<'a>(
         param,
         private_token,
         claim_result: script.claim_result,
+        now: script.now,
     };
     // The usual request returns the handler's result as it is, without
     // moving it through the matches below (a response is 144 bytes).
@@ -346,6 +349,7 @@ fn unread_body(state: &State, body: Option<RequestBody>) -> ApiError {
 /// The journal's record of one request and its answer.
 fn journal_record<'a>(
     limits: JournalLimits,
+    time: std::time::SystemTime,
     parts: &'a Parts,
     body: &'a [u8],
     body_unread: bool,
@@ -356,6 +360,7 @@ fn journal_record<'a>(
     let mut record = Record::new(
         &parts.method,
         response.status().as_u16(),
+        time,
         RecordText {
             session: script.session.as_deref().unwrap_or(DEFAULT_SESSION),
             path: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
@@ -441,6 +446,48 @@ mod tests {
         assert_eq!(
             body_text(unreadable.response),
             r#"{"errors":[{"title":"Bad Request","details":"The request body could not be read: reset"}]}"#
+        );
+    }
+
+    #[test]
+    fn the_journal_times_a_request_by_the_state_clock_the_handler_reads() {
+        let clock = crate::clock::ManualClock::new();
+        let state = State::new(&Settings::default(), Arc::new(clock.clone())).unwrap();
+        let challenge = || {
+            respond(
+                &state,
+                &parts("POST", CHALLENGE_PATH),
+                RequestBody::Complete(Bytes::from_static(
+                    br#"{"claim-type":"age_over18_verified"}"#,
+                )),
+            )
+        };
+        clock.advance(std::time::Duration::from_millis(1_500));
+        challenge();
+        clock.advance(std::time::Duration::from_secs(3_600));
+        challenge();
+        let expected = |since_start: std::time::Duration| {
+            let wall = state
+                .wall_time(since_start)
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            crate::journal::rfc3339(wall.as_secs(), wall.subsec_millis())
+        };
+        let times: Vec<String> = state
+            .journal
+            .as_ref()
+            .unwrap()
+            .view(None)
+            .requests
+            .into_iter()
+            .map(|entry| entry.time)
+            .collect();
+        assert_eq!(
+            times,
+            [
+                expected(std::time::Duration::from_millis(1_500)),
+                expected(std::time::Duration::from_millis(3_601_500)),
+            ]
         );
     }
 }

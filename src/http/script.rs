@@ -39,6 +39,9 @@ pub(crate) struct Script<'a> {
     pub claim_result: Option<ClaimResult>,
     /// Whether the request is logged (then the session is noted too).
     pub log: bool,
+    /// When the request is answered, on the state's clock: read once, for
+    /// the handler and the journal.
+    pub now: std::time::Duration,
 }
 
 /// The scenario a request runs under: the `Persona-Mock-Scenario` header's,
