@@ -59,25 +59,27 @@ impl Answer {
 
 /// Answers one request. Never panics: a bug becomes a Persona-shaped 500.
 pub fn respond(state: &State, parts: &Parts, body: RequestBody) -> Answer {
-    // One debug line per request; when debug is off this costs one check.
-    let started = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
+    // One debug line per request; when debug is off this costs one check,
+    // and the answer is returned as it is made, without a move.
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return answer(state, parts, body, &mut Script::default());
+    }
+    let started = std::time::Instant::now();
     let mut script = Script {
-        log: started.is_some(),
+        log: true,
         ..Script::default()
     };
     let answer = answer(state, parts, body, &mut script);
-    if let Some(started) = started {
-        tracing::debug!(
-            method = %parts.method,
-            path = parts.uri.path(),
-            session = script.session.as_deref().unwrap_or(""),
-            scenario = script.scenario.as_deref().unwrap_or(""),
-            step = script.step.unwrap_or(0),
-            status = answer.response.status().as_u16(),
-            duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            "request"
-        );
-    }
+    tracing::debug!(
+        method = %parts.method,
+        path = parts.uri.path(),
+        session = script.session.as_deref().unwrap_or(""),
+        scenario = script.scenario.as_deref().unwrap_or(""),
+        step = script.step.unwrap_or(0),
+        status = answer.response.status().as_u16(),
+        duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
     answer
 }
 

@@ -327,6 +327,22 @@ async fn answer(
         delay,
         fault,
     } = respond(&app, &parts, body);
+    if delay.is_none() && fault.is_none() {
+        // The usual answer: the response is not kept across an await, so it
+        // is not moved into this future's state first.
+        return Ok(response.map(MockBody::Complete));
+    }
+    scripted(response, delay, fault, &stopping).await
+}
+
+/// Carries out a scripted delay, then answers or fails the connection as
+/// the scripted fault asks.
+async fn scripted(
+    response: crate::api::response::HttpResponse,
+    delay: Option<std::time::Duration>,
+    fault: Option<Fault>,
+    stopping: &Arc<Stopping>,
+) -> Result<Response<MockBody>, ScriptedFault> {
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
