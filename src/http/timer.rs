@@ -6,15 +6,17 @@
 //! way). Here a connection keeps one tokio sleep. A new deadline is only
 //! written down; the sleep is moved when it would fire too late for it, and
 //! when it fires early (for an older deadline) the connection's task wakes
-//! once, sees that its deadline is still ahead and sleeps on. On a busy
-//! keep-alive connection that is one timer update per timeout period instead
-//! of two per request, and a timeout still fires at its deadline.
+//! once, sees that its deadline is still ahead and sleeps on. Nor is the
+//! sleep polled again while it is not due and holds the polling task's
+//! waker. On a busy keep-alive connection that is one timer update per
+//! timeout period instead of two per request, and a timeout still fires at
+//! its deadline.
 
 use hyper::rt::{Sleep, Timer};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// A connection's timer (see the module documentation).
@@ -24,7 +26,16 @@ pub(crate) struct ConnectionTimer {
 }
 
 /// The connection's tokio sleep, once one was needed.
-type Armed = Mutex<Option<Pin<Box<tokio::time::Sleep>>>>;
+type Armed = Mutex<Option<Alarm>>;
+
+/// The connection's tokio sleep, and the waker it last took: while it is
+/// not due and that waker wakes the task polling, polling it again would
+/// only register the same waker again (an atomic exchange each), so it is
+/// left alone.
+struct Alarm {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    waker: Option<Waker>,
+}
 
 impl Timer for ConnectionTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
@@ -64,16 +75,32 @@ impl Future for Deadline {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let at = self.at;
         let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        let sleep = armed.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        if sleep.deadline() > at {
-            sleep.as_mut().reset(at);
+        let alarm = armed.get_or_insert_with(|| Alarm {
+            sleep: Box::pin(tokio::time::sleep_until(at)),
+            waker: None,
+        });
+        if alarm.sleep.deadline() > at {
+            alarm.sleep.as_mut().reset(at);
+            alarm.waker = None;
+        }
+        // Due no later than `at` and set to wake this task: it will.
+        if alarm
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+            && !alarm.sleep.is_elapsed()
+        {
+            return Poll::Pending;
         }
         loop {
-            match sleep.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
+            match alarm.sleep.as_mut().poll(cx) {
+                Poll::Pending => {
+                    alarm.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
                 Poll::Ready(()) if tokio::time::Instant::now() >= at => return Poll::Ready(()),
                 // It fired for an earlier deadline: sleep on until this one.
-                Poll::Ready(()) => sleep.as_mut().reset(at),
+                Poll::Ready(()) => alarm.sleep.as_mut().reset(at),
             }
         }
     }
@@ -125,5 +152,31 @@ mod tests {
         timer.reset(&mut sleep, timer.now() + 400 * MS);
         sleep.await;
         assert!(started.elapsed() >= 400 * MS, "{:?}", started.elapsed());
+    }
+
+    /// Counts its wakes.
+    struct Counted(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counted {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_task_that_polled_last_is_the_one_woken() {
+        let timer = ConnectionTimer::default();
+        let mut sleep = timer.sleep(100 * MS);
+        let [first, second] = [(), ()].map(|()| Arc::new(Counted(Default::default())));
+        for counted in [&first, &second] {
+            let waker = Waker::from(counted.clone());
+            assert_eq!(
+                sleep.as_mut().poll(&mut Context::from_waker(&waker)),
+                Poll::Pending
+            );
+        }
+        tokio::time::sleep(300 * MS).await;
+        let woken = |c: &Counted| c.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!((woken(&first), woken(&second)), (0, 1));
     }
 }
