@@ -163,6 +163,21 @@ async fn challenge_fields_follow_the_settings() {
 }
 
 #[tokio::test]
+async fn a_long_origin_list_is_carried_whole() {
+    let origins: Vec<String> = (0..40).map(|i| format!("origin-{i:02}.test")).collect();
+    let settings = Settings {
+        origin_info: origins.clone(),
+        ..Settings::default()
+    };
+    let server = TestServer::with(MockServer::builder().settings(settings)).await;
+    let body = server.challenge(AGE18, &[]).await.json();
+    let challenge = decode_challenge(&b64url(body["challenge"].as_str().unwrap(), false));
+    assert_eq!(challenge.origin_info, origins.join(","));
+    assert_eq!(challenge.issuer_name, "api.withpersona.com");
+    assert_eq!(challenge.redemption_context.len(), 32);
+}
+
+#[tokio::test]
 async fn unknown_fields_pass_when_the_config_allows_them() {
     let settings = Settings {
         allow_unknown_fields: true,
