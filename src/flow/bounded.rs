@@ -215,16 +215,20 @@ impl<V: Copy> Generations<V> {
 /// A hash table of `u64` keys for [`Generations`]: open addressing with
 /// linear probing at half load or less, so that the slot a key goes to is
 /// known and can be read ahead of a batch of inserts (which a general map
-/// does not allow). Its slots, a power of two at least twice the
-/// generation's cap, are allocated at its first insert and kept; entries
-/// are only added, or removed all at once.
+/// does not allow). It doubles as it fills, up to a power of two at least
+/// twice the generation's cap, and keeps its slots when emptied (a small
+/// store stays small and in the cache; a full one stops allocating).
+/// Entries are only added, or removed all at once.
 struct Table<V> {
     /// Key and value; [`EMPTY`] keys mark free slots.
     slots: Vec<(u64, V)>,
-    /// How many slots it allocates.
+    /// The most slots it grows to.
     size: usize,
     len: usize,
 }
+
+/// Slots a table starts with.
+const FIRST_SIZE: usize = 1024;
 
 /// The key of a free slot. A key equal to it is stored as `EMPTY - 1`: keys
 /// are digest prefixes, and neither value comes up in practice.
@@ -265,8 +269,8 @@ impl<V: Copy> Table<V> {
 
     fn insert(&mut self, key: u64, value: V) {
         let key = Table::<V>::stored(key);
-        if self.slots.is_empty() {
-            self.slots = vec![(EMPTY, value); self.size];
+        if 2 * (self.len + 1) > self.slots.len() && self.slots.len() < self.size {
+            self.grow(value);
         }
         let mask = self.slots.len() - 1;
         let mut at = self.home(key);
@@ -282,6 +286,19 @@ impl<V: Copy> Table<V> {
                 return;
             }
             at = (at + 1) & mask;
+        }
+    }
+
+    /// Doubles the slots (or makes the first), moving the entries over;
+    /// `filler` fills the new slots' unused values.
+    fn grow(&mut self, filler: V) {
+        let size = (2 * self.slots.len()).clamp(FIRST_SIZE.min(self.size), self.size);
+        let old = std::mem::replace(&mut self.slots, vec![(EMPTY, filler); size]);
+        self.len = 0;
+        for (key, value) in old {
+            if key != EMPTY {
+                self.insert(key, value);
+            }
         }
     }
 
