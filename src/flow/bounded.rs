@@ -272,20 +272,24 @@ impl<V: Copy> Table<V> {
         if 2 * (self.len + 1) > self.slots.len() && self.slots.len() < self.size {
             self.grow(value);
         }
+        let (at, found) = self.find(key);
+        if !found {
+            self.len += 1;
+        }
+        self.slots[at] = (key, value);
+    }
+
+    /// The slot holding `key` (as stored), or else the free slot its probe
+    /// ends at, and whether it was found. The table has slots.
+    fn find(&self, key: u64) -> (usize, bool) {
         let mask = self.slots.len() - 1;
         let mut at = self.home(key);
         loop {
-            let slot = &mut self.slots[at];
-            if slot.0 == EMPTY {
-                *slot = (key, value);
-                self.len += 1;
-                return;
+            match self.slots[at].0 {
+                k if k == key => return (at, true),
+                EMPTY => return (at, false),
+                _ => at = (at + 1) & mask,
             }
-            if slot.0 == key {
-                slot.1 = value;
-                return;
-            }
-            at = (at + 1) & mask;
         }
     }
 
@@ -306,19 +310,8 @@ impl<V: Copy> Table<V> {
         if self.slots.is_empty() {
             return None;
         }
-        let key = Table::<V>::stored(key);
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(key);
-        loop {
-            let (k, v) = &self.slots[at];
-            if *k == key {
-                return Some(v);
-            }
-            if *k == EMPTY {
-                return None;
-            }
-            at = (at + 1) & mask;
-        }
+        let (at, found) = self.find(Table::<V>::stored(key));
+        found.then(|| &self.slots[at].1)
     }
 
     /// Empties the table, keeping its memory.
