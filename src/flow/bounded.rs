@@ -5,7 +5,7 @@
 //! insert on every request must keep cheap.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// A map that keeps at most `cap` entries, evicting the oldest first.
 pub(crate) struct Bounded<K, V> {
@@ -116,13 +116,20 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 ///
 /// New entries wait in a short batch before they go into the table: keys are
 /// random, so each table insert misses the cache. Before a batch goes in,
-/// the slot of each of its keys is read, so the processor waits for the
-/// batch's misses together instead of for one per request.
-pub(crate) struct Generations<V> {
+/// the slot of each of its keys is read (when the table `G` can say where
+/// that is), so the processor waits for the batch's misses together instead
+/// of for one per request.
+///
+/// `G` is the generations' table: [`Table`] for a store that is mostly
+/// written (the challenge log: an insert per challenge, a look-up per
+/// redemption), [`Sparse`] for one that is mostly asked about keys it does
+/// not hold (the spent nonces: every spend first looks up a fresh nonce,
+/// and a miss in [`Sparse`] reads one byte of a small array, not a slot).
+pub(crate) struct Generations<V, G = Table<V>> {
     /// The newest entries, oldest first, not yet in `newer`.
     batch: Vec<(u64, V)>,
-    newer: Table<V>,
-    older: Table<V>,
+    newer: G,
+    older: G,
     cap: usize,
     /// Entries forgotten with their generation.
     dropped: u64,
@@ -131,14 +138,82 @@ pub(crate) struct Generations<V> {
 /// How many new entries wait before they go into the table together.
 const BATCH: usize = 32;
 
-impl<V: Copy> Generations<V> {
+/// What [`Generations`] needs of a table of `u64` keys.
+pub(crate) trait GenerationTable<V> {
+    /// An empty table for a generation of up to `cap` entries.
+    fn with_cap(cap: usize) -> Self;
+    fn len(&self) -> usize;
+    fn insert(&mut self, key: u64, value: V);
+    fn get(&self, key: u64) -> Option<&V>;
+    /// Empties the table, keeping its memory.
+    fn clear(&mut self);
+    /// Keeps the entries `keep` says yes to (rare: a session's reset).
+    fn retain(&mut self, keep: impl Fn(&V) -> bool);
+    /// Brings the slots these keys go to into the cache, where the table
+    /// knows them before an insert.
+    fn touch(&self, _keys: impl Iterator<Item = u64>) {}
+}
+
+/// Hashes a `u64` key that is already uniformly random (a digest prefix)
+/// as itself: no SipHash per look-up.
+#[derive(Default)]
+pub(crate) struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A generation table on the standard map (hashbrown), keys hashed as
+/// themselves. Its look-ups read a one-byte control array first, so a miss
+/// costs less cache than in [`Table`]; its slots cannot be read ahead.
+pub(crate) type Sparse<V> = HashMap<u64, V, BuildHasherDefault<PrefixHasher>>;
+
+impl<V> GenerationTable<V> for Sparse<V> {
+    fn with_cap(_cap: usize) -> Self {
+        Sparse::default()
+    }
+
+    fn len(&self) -> usize {
+        HashMap::len(self)
+    }
+
+    fn insert(&mut self, key: u64, value: V) {
+        HashMap::insert(self, key, value);
+    }
+
+    fn get(&self, key: u64) -> Option<&V> {
+        HashMap::get(self, &key)
+    }
+
+    fn clear(&mut self) {
+        HashMap::clear(self);
+    }
+
+    fn retain(&mut self, keep: impl Fn(&V) -> bool) {
+        HashMap::retain(self, |_, v| keep(v));
+    }
+}
+
+impl<V: Copy, G: GenerationTable<V>> Generations<V, G> {
     /// An empty map remembering at least the last `cap` entries.
     pub fn new(cap: usize) -> Self {
         let cap = cap.max(1);
         Generations {
             batch: Vec::with_capacity(BATCH),
-            newer: Table::new(cap),
-            older: Table::new(cap),
+            newer: G::with_cap(cap),
+            older: G::with_cap(cap),
             cap,
             dropped: 0,
         }
@@ -219,7 +294,7 @@ impl<V: Copy> Generations<V> {
 /// twice the generation's cap, and keeps its slots when emptied (a small
 /// store stays small and in the cache; a full one stops allocating).
 /// Entries are only added, or removed all at once.
-struct Table<V> {
+pub(crate) struct Table<V> {
     /// Key and value; [`EMPTY`] keys mark free slots.
     slots: Vec<(u64, V)>,
     /// The most slots it grows to.
@@ -235,18 +310,6 @@ const FIRST_SIZE: usize = 1024;
 const EMPTY: u64 = u64::MAX;
 
 impl<V: Copy> Table<V> {
-    fn new(cap: usize) -> Table<V> {
-        Table {
-            slots: Vec::new(),
-            size: cap.saturating_mul(2).next_power_of_two().max(8),
-            len: 0,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
     /// Where `key`'s probe starts (Fibonacci hashing, so that keys that are
     /// not random spread too).
     fn home(&self, key: u64) -> usize {
@@ -256,27 +319,6 @@ impl<V: Copy> Table<V> {
 
     fn stored(key: u64) -> u64 {
         if key == EMPTY { EMPTY - 1 } else { key }
-    }
-
-    /// Reads the home slot of each key, to bring it into the cache.
-    fn touch(&self, keys: impl Iterator<Item = u64>) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let seen = keys.fold(0u64, |seen, key| seen ^ self.slots[self.home(key)].0);
-        std::hint::black_box(seen);
-    }
-
-    fn insert(&mut self, key: u64, value: V) {
-        let key = Table::<V>::stored(key);
-        if 2 * (self.len + 1) > self.slots.len() && self.slots.len() < self.size {
-            self.grow(value);
-        }
-        let (at, found) = self.find(key);
-        if !found {
-            self.len += 1;
-        }
-        self.slots[at] = (key, value);
     }
 
     /// The slot holding `key` (as stored), or else the free slot its probe
@@ -305,6 +347,41 @@ impl<V: Copy> Table<V> {
             }
         }
     }
+}
+
+impl<V: Copy> GenerationTable<V> for Table<V> {
+    fn with_cap(cap: usize) -> Table<V> {
+        Table {
+            slots: Vec::new(),
+            size: cap.saturating_mul(2).next_power_of_two().max(8),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Reads the home slot of each key, to bring it into the cache.
+    fn touch(&self, keys: impl Iterator<Item = u64>) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let seen = keys.fold(0u64, |seen, key| seen ^ self.slots[self.home(key)].0);
+        std::hint::black_box(seen);
+    }
+
+    fn insert(&mut self, key: u64, value: V) {
+        let key = Table::<V>::stored(key);
+        if 2 * (self.len + 1) > self.slots.len() && self.slots.len() < self.size {
+            self.grow(value);
+        }
+        let (at, found) = self.find(key);
+        if !found {
+            self.len += 1;
+        }
+        self.slots[at] = (key, value);
+    }
 
     fn get(&self, key: u64) -> Option<&V> {
         if self.slots.is_empty() {
@@ -314,7 +391,6 @@ impl<V: Copy> Table<V> {
         found.then(|| &self.slots[at].1)
     }
 
-    /// Empties the table, keeping its memory.
     fn clear(&mut self) {
         if self.len > 0 {
             for slot in &mut self.slots {
@@ -324,7 +400,6 @@ impl<V: Copy> Table<V> {
         }
     }
 
-    /// Keeps the entries `keep` says yes to (rare: a session's reset).
     fn retain(&mut self, keep: impl Fn(&V) -> bool) {
         let kept: Vec<(u64, V)> = self
             .slots
@@ -390,7 +465,12 @@ mod tests {
 
     #[test]
     fn generations_remember_the_last_cap_entries_and_count_what_they_forget() {
-        let mut map: Generations<u64> = Generations::new(3);
+        remember_the_last_cap_entries::<Table<u64>>();
+        remember_the_last_cap_entries::<Sparse<u64>>();
+    }
+
+    fn remember_the_last_cap_entries<G: GenerationTable<u64>>() {
+        let mut map: Generations<u64, G> = Generations::new(3);
         for i in 0..200u64 {
             map.insert(i, i * 10);
             // Whatever came in, the last three are always there.
@@ -425,8 +505,13 @@ mod tests {
 
     #[test]
     fn generations_reset_by_session_in_the_batch_and_both_generations() {
+        reset_by_session::<Table<&str>>();
+        reset_by_session::<Sparse<&str>>();
+    }
+
+    fn reset_by_session<G: GenerationTable<&'static str>>() {
         // Enough entries that some wait in the batch and both tables hold some.
-        let mut map: Generations<&str> = Generations::new(BATCH);
+        let mut map: Generations<&str, G> = Generations::new(BATCH);
         let n = 2 * BATCH as u64 + 5;
         for key in 0..n {
             map.insert(key, if key % 2 == 0 { "a" } else { "b" });
@@ -448,7 +533,7 @@ mod tests {
 
     #[test]
     fn a_table_finds_keys_that_share_a_home_slot_across_its_end() {
-        let mut table: Table<u64> = Table::new(4);
+        let mut table: Table<u64> = Table::with_cap(4);
         table.insert(1, 1);
         let last = table.slots.len() - 1;
         // Keys whose probes all start at the last slot: they wrap to the first.
@@ -472,7 +557,7 @@ mod tests {
 
     #[test]
     fn a_table_replaces_a_key_it_holds_and_stores_the_free_marker_as_a_key() {
-        let mut table: Table<u64> = Table::new(4);
+        let mut table: Table<u64> = Table::with_cap(4);
         table.insert(7, 1);
         table.insert(7, 2);
         table.insert(EMPTY, 3);
