@@ -191,8 +191,9 @@ impl<'a> Record<'a> {
 #[derive(Clone, Copy)]
 struct Kept {
     seq: u64,
-    /// The session's number: evictions compare it instead of reading text.
-    session_id: u64,
+    /// The session's slot in [`Entries::counters`]: evictions and views
+    /// compare it instead of reading text.
+    session: usize,
     time: SystemTime,
     /// Where its text starts in the arena.
     start: u64,
@@ -238,12 +239,6 @@ impl Kept {
             fault: self.fault,
             response_headers: Record::unpack(&bytes[body..response]),
         }
-    }
-
-    /// The session's name.
-    fn session(&self, arena: &Arena) -> String {
-        let text = arena.read(self.start, self.ends[1]);
-        String::from_utf8_lossy(&text[self.ends[0]..]).into_owned()
     }
 }
 
@@ -423,44 +418,49 @@ struct Entries {
     list: VecDeque<Kept>,
     /// Their text.
     arena: Arena,
-    /// Sessions with kept or dropped entries.
-    sessions: HashMap<String, Session, FnvBuild>,
-    /// The last session number given.
-    last_session_id: u64,
+    /// Sessions with kept or dropped entries, by name: their slot in
+    /// `counters`.
+    sessions: HashMap<String, usize, FnvBuild>,
+    /// Each session's counters, by slot.
+    counters: Vec<Session>,
+    /// Slots of cleared sessions, to give to new ones.
+    free: Vec<usize>,
     /// Entries dropped overall.
     dropped_total: u64,
     /// The last sequence number given.
     seq: u64,
 }
 
-/// One session's place in the journal.
+/// One session's counters.
+#[derive(Default)]
 struct Session {
-    /// Its number, kept in each of its records.
-    id: u64,
     /// Entries kept.
     kept: usize,
     /// Entries dropped to respect the limits.
     dropped: u64,
 }
 
-/// The counters of session `name`, made (with a new number) if it has
-/// none. A known session is found without allocating its key: this runs on
-/// the request path.
-fn session<'a>(
-    sessions: &'a mut HashMap<String, Session, FnvBuild>,
-    last_id: &mut u64,
-    name: &str,
-) -> &'a mut Session {
-    if !sessions.contains_key(name) {
-        *last_id += 1;
-        let fresh = Session {
-            id: *last_id,
-            kept: 0,
-            dropped: 0,
+impl Entries {
+    /// The slot of session `name`, made if it has none. A known session is
+    /// found with one look-up and without allocating its key: this runs on
+    /// the request path.
+    fn session(&mut self, name: &str) -> usize {
+        if let Some(slot) = self.sessions.get(name) {
+            return *slot;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.counters[slot] = Session::default();
+                slot
+            }
+            None => {
+                self.counters.push(Session::default());
+                self.counters.len() - 1
+            }
         };
-        sessions.insert(name.to_owned(), fresh);
+        self.sessions.insert(name.to_owned(), slot);
+        slot
     }
-    sessions.get_mut(name).expect("inserted above")
 }
 
 /// The journal. The lock is held only to add, read or clear entries.
@@ -516,16 +516,17 @@ impl Journal {
         }
         let len = ends[5] + scenario.len();
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = guard.session(text.session);
         let Entries {
             list,
             arena,
-            sessions,
-            last_session_id,
+            counters,
             dropped_total,
             seq,
+            ..
         } = &mut *guard;
         *seq += 1;
-        let owner = session(sessions, last_session_id, text.session);
+        let owner = &mut counters[slot];
         owner.kept += 1;
         if owner.kept > self.limits.per_session {
             // When every kept entry is the session's, its oldest is the
@@ -533,7 +534,7 @@ impl Journal {
             let index = if owner.kept - 1 == list.len() {
                 Some(0)
             } else {
-                list.iter().position(|x| x.session_id == owner.id)
+                list.iter().position(|x| x.session == slot)
             };
             if let Some(index) = index {
                 if index == 0 {
@@ -546,7 +547,6 @@ impl Journal {
                 *dropped_total += 1;
             }
         }
-        let session_id = owner.id;
         let start = arena.write_with(len, list, |out| {
             out.put(method);
             out.put(text.session.as_bytes());
@@ -558,7 +558,7 @@ impl Journal {
         });
         list.push_back(Kept {
             seq: *seq,
-            session_id,
+            session: slot,
             time: record.time,
             start,
             ends,
@@ -573,10 +573,9 @@ impl Journal {
             let Some(oldest) = list.pop_front() else {
                 break;
             };
-            if let Some(owner) = sessions.get_mut(&oldest.session(arena)) {
-                owner.kept -= 1;
-                owner.dropped += 1;
-            }
+            let owner = &mut counters[oldest.session];
+            owner.kept -= 1;
+            owner.dropped += 1;
             *dropped_total += 1;
         }
     }
@@ -584,15 +583,18 @@ impl Journal {
     /// The entries of one session, or of all, oldest first.
     pub fn view(&self, session: Option<&str>) -> JournalView {
         let e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let id = session.map(|s| e.sessions.get(s).map(|s| s.id));
+        let slot = session.map(|s| e.sessions.get(s).copied());
         let requests = e
             .list
             .iter()
-            .filter(|x| id.is_none_or(|id| id == Some(x.session_id)))
+            .filter(|x| slot.is_none_or(|slot| slot == Some(x.session)))
             .map(|x| x.entry(&e.arena))
             .collect();
         let dropped = match session {
-            Some(s) => e.sessions.get(s).map_or(0, |s| s.dropped),
+            Some(s) => e
+                .sessions
+                .get(s)
+                .map_or(0, |slot| e.counters[*slot].dropped),
             None => e.dropped_total,
         };
         JournalView { requests, dropped }
@@ -603,9 +605,10 @@ impl Journal {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match session {
             Some(s) => {
-                if let Some(session) = e.sessions.remove(s) {
-                    e.list.retain(|x| x.session_id != session.id);
-                    e.dropped_total -= session.dropped;
+                if let Some(slot) = e.sessions.remove(s) {
+                    e.list.retain(|x| x.session != slot);
+                    e.dropped_total -= e.counters[slot].dropped;
+                    e.free.push(slot);
                 }
             }
             None => {
@@ -778,6 +781,36 @@ mod tests {
             [4],
             "sequence numbers keep counting"
         );
+    }
+
+    #[test]
+    fn a_session_made_after_another_is_cleared_counts_only_its_own() {
+        let journal = Journal::new(JournalLimits {
+            per_session: 3,
+            total: 3,
+            body_bytes: 10,
+        });
+        // The fourth entry drops a's first (the total limit).
+        for session in ["a", "a", "a", "b"] {
+            record(&journal, session);
+        }
+        assert_eq!(journal.view(Some("a")).dropped, 1);
+        journal.clear(Some("a"));
+        // "c" is new: none of a's entries or drops are its.
+        record(&journal, "c");
+        let c = journal.view(Some("c"));
+        assert_eq!((seqs(&c), c.dropped), (vec![5], 0));
+        assert!(journal.view(Some("a")).requests.is_empty());
+        // Past the total limit, the oldest overall (b's) is dropped and
+        // counted against b, not c.
+        for _ in 0..2 {
+            record(&journal, "c");
+        }
+        let b = journal.view(Some("b"));
+        assert_eq!((seqs(&b), b.dropped), (vec![], 1));
+        let c = journal.view(Some("c"));
+        assert_eq!((seqs(&c), c.dropped), (vec![5, 6, 7], 0));
+        assert_eq!(journal.view(None).dropped, 1);
     }
 
     /// Records a PUT of `session` whose body is `size` copies of a letter
