@@ -8,6 +8,7 @@ use crate::api::response::{HttpResponse, json_response};
 use crate::flow::{Issued, session_hash};
 use crate::ids::Stream;
 use crate::keys::{IssuerKey, Namespace};
+use crate::privacypass::b64::Framed;
 use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN, persona};
 use crate::profile::ChallengeFormat;
 use crate::settings::RedemptionContext;
@@ -44,6 +45,11 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_index, namespace),
         ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
     };
+    // A binary challenge's text is made around its redemption context.
+    let frame = match state.wire.challenge {
+        ChallengeFormat::Rfc9577 => state.challenge.text[key.token_type.index()].as_ref(),
+        ChallengeFormat::PersonaJson => None,
+    };
     let [k_challenge, k_token_key, k_token_key_id] =
         &state.challenge.response_keys[ctx.inflection as usize];
     let token_key = key.token_key_b64();
@@ -55,7 +61,10 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
             + k_challenge.len()
             + k_token_key.len()
             + k_token_key_id.len()
-            + state.wire.padding.encoded_len(challenge.len())
+            + frame.map_or_else(
+                || state.wire.padding.encoded_len(challenge.len()),
+                Framed::encoded_len,
+            )
             + token_key.len()
             + token_key_id.len(),
     );
@@ -63,7 +72,10 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(k_challenge.as_bytes());
     out.extend_from_slice(b"\":\"");
-    state.wire.padding.encode_into(&challenge, &mut out);
+    match frame {
+        Some(frame) => frame.encode_into(&challenge, &mut out),
+        None => state.wire.padding.encode_into(&challenge, &mut out),
+    }
     for (name, value) in [(k_token_key, token_key), (k_token_key_id, token_key_id)] {
         out.extend_from_slice(b"\",\"");
         out.extend_from_slice(name.as_bytes());

@@ -44,6 +44,60 @@ impl Padding {
     }
 }
 
+/// base64url of byte strings of one length that differ only inside a
+/// window (a challenge's redemption context): the text of the bytes before
+/// and after it, out to whole 3-byte groups, is made once, and each string
+/// encodes only the groups the window touches.
+#[derive(Clone, Debug)]
+pub struct Framed {
+    padding: Padding,
+    /// The encoded bytes' length.
+    len: usize,
+    /// The bytes encoded per string: from a 3-byte group's start to the end
+    /// of the window's last group (or the end).
+    middle: std::ops::Range<usize>,
+    /// The text of the bytes before and after `middle`.
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl Framed {
+    /// The frame of strings like `sample` that differ only in `window`.
+    pub fn new(padding: Padding, sample: &[u8], window: std::ops::Range<usize>) -> Framed {
+        let len = sample.len();
+        let start = window.start.min(len) / 3 * 3;
+        let end = window.end.min(len).div_ceil(3) * 3;
+        // A tail shorter than a group is encoded with the middle (its
+        // padding depends on the whole length).
+        let end = if end >= len { len } else { end };
+        let mut head = Vec::new();
+        Padding::Unpadded.encode_into(&sample[..start], &mut head);
+        let mut tail = Vec::new();
+        padding.encode_into(&sample[end..], &mut tail);
+        Framed {
+            padding,
+            len,
+            middle: start..end,
+            head,
+            tail,
+        }
+    }
+
+    /// How many characters a string encodes to.
+    pub fn encoded_len(&self) -> usize {
+        self.padding.encoded_len(self.len)
+    }
+
+    /// Appends `bytes` as base64url to `out`. `bytes` must be as long as
+    /// the sample and equal to it outside the window.
+    pub fn encode_into(&self, bytes: &[u8], out: &mut Vec<u8>) {
+        debug_assert_eq!(bytes.len(), self.len, "a string of the frame's length");
+        out.extend_from_slice(&self.head);
+        self.padding.encode_into(&bytes[self.middle.clone()], out);
+        out.extend_from_slice(&self.tail);
+    }
+}
+
 /// Decodes base64url, padded or not.
 ///
 /// Standard-alphabet characters (`+`, `/`) are rejected: they are not
@@ -90,6 +144,34 @@ mod tests {
             );
             assert_eq!(Padding::Padded.encode(&bytes), URL_SAFE.encode(&bytes));
             assert_eq!(decode(&Padding::Padded.encode(&bytes)).unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn a_frame_encodes_as_the_whole_string_would() {
+        // Every window position and length, in strings short and long
+        // enough that head, tail or both are empty.
+        for len in 0..16usize {
+            for start in 0..=len {
+                for end in start..=len {
+                    let sample: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+                    for padding in [Padding::Unpadded, Padding::Padded] {
+                        let frame = Framed::new(padding, &sample, start..end);
+                        let mut bytes = sample.clone();
+                        for b in &mut bytes[start..end] {
+                            *b ^= 0xff;
+                        }
+                        let mut out = b"x".to_vec();
+                        frame.encode_into(&bytes, &mut out);
+                        assert_eq!(
+                            &out[1..],
+                            padding.encode(&bytes).as_bytes(),
+                            "{len} {start}..{end} {padding:?}"
+                        );
+                        assert_eq!(frame.encoded_len(), out.len() - 1);
+                    }
+                }
+            }
         }
     }
 

@@ -37,6 +37,14 @@ impl TokenType {
         }
     }
 
+    /// The type's place in per-type tables.
+    pub fn index(self) -> usize {
+        match self {
+            TokenType::VoprfP384 => 0,
+            TokenType::BlindRsa2048 => 1,
+        }
+    }
+
     /// The type for a code point, if persona-mock knows it.
     pub fn from_code(code: u16) -> Option<TokenType> {
         match code {
