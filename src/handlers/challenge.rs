@@ -41,14 +41,13 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     let Some((claim_index, key)) = state.keys.get(namespace, claim_type) else {
         return Err(super::unknown_claim_type(state, claim_type));
     };
-    let challenge = match state.wire.challenge {
-        ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_index, namespace),
-        ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
-    };
     // A binary challenge's text is made around its redemption context.
-    let frame = match state.wire.challenge {
-        ChallengeFormat::Rfc9577 => state.challenge.text[key.token_type.index()].as_ref(),
-        ChallengeFormat::PersonaJson => None,
+    let (challenge, frame) = match state.wire.challenge {
+        ChallengeFormat::Rfc9577 => (
+            rfc9577(state, ctx, key, claim_index, namespace),
+            state.challenge.text[key.token_type.index()].as_ref(),
+        ),
+        ChallengeFormat::PersonaJson => (persona_json(state, claim_type, namespace), None),
     };
     let [k_challenge, k_token_key, k_token_key_id] =
         &state.challenge.response_keys[ctx.inflection as usize];
