@@ -44,6 +44,7 @@ pub(crate) mod http;
 pub(crate) mod ids;
 pub(crate) mod journal;
 pub(crate) mod keys;
+pub(crate) mod prefetch;
 pub mod privacypass;
 pub(crate) mod profile;
 pub(crate) mod scenario;
