@@ -1,7 +1,7 @@
 //! A cache hint for stores a request makes to memory it last touched long
-//! ago: the journal's next record, the challenge log's next slots. Asked for
-//! early, their cache misses overlap the request's other work instead of
-//! stalling the stores (or the lock release after them).
+//! ago (the journal's next record). Asked for early, their cache misses
+//! overlap the request's other work instead of stalling the stores, or the
+//! lock's release after them.
 
 /// Starts bringing the cache lines of the `len` bytes at `address` into this
 /// core's cache, to be written. A hint only: nothing is read and no address
