@@ -78,7 +78,7 @@ impl ChallengeSettings {
             };
             let mut sample = Vec::new();
             fields.encode_into(&mut sample).ok()?;
-            let at = 2 + 2 + issuer_name.len() + 1;
+            let at = fields.context_at();
             Some(Framed::new(padding, &sample, at..at + context.len()))
         })
     }

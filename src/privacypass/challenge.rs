@@ -69,14 +69,16 @@ pub struct ChallengeFields<'a> {
 }
 
 impl ChallengeFields<'_> {
+    /// Where the redemption context starts in the serialized challenge
+    /// (after the token type, the issuer name and their lengths, and the
+    /// context's own length byte).
+    pub fn context_at(&self) -> usize {
+        2 + 2 + self.issuer_name.len() + 1
+    }
+
     /// The length of the serialized challenge.
     pub fn encoded_len(&self) -> usize {
-        2 + 2
-            + self.issuer_name.len()
-            + 1
-            + self.redemption_context.len()
-            + 2
-            + self.origin_info.len()
+        self.context_at() + self.redemption_context.len() + 2 + self.origin_info.len()
     }
 
     /// Appends the serialized challenge to `out`: fields back to back,
@@ -197,6 +199,21 @@ mod tests {
         expected.extend_from_slice(&[0x00, 0x00, 0x00]);
         assert_eq!(bytes, expected);
         assert_eq!(bytes.len(), 21);
+    }
+
+    #[test]
+    fn the_context_sits_where_context_at_says() {
+        let challenge = TokenChallenge {
+            redemption_context: vec![7; 32],
+            origin_info: b"a.example".to_vec(),
+            ..example()
+        };
+        let fields = challenge.fields();
+        let bytes = challenge.encode().unwrap();
+        let at = fields.context_at();
+        assert_eq!(bytes[at - 1], 32, "the context's length byte comes first");
+        assert_eq!(&bytes[at..at + 32], &[7; 32]);
+        assert_eq!(bytes.len(), fields.encoded_len());
     }
 
     #[test]
