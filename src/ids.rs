@@ -157,32 +157,51 @@ pub fn uuid_v4(bytes: &[u8; 32]) -> String {
     )
 }
 
-/// FNV-1a: a fast hash for the short keys of fixed maps (claim types) and
-/// for session hashes, where SipHash's protection against chosen collisions
-/// buys nothing (the maps do not grow with what clients send).
-#[derive(Clone, Copy)]
-pub struct Fnv(u64);
+/// A fast hash for the short keys of fixed maps (claim types) and for
+/// session hashes, where SipHash's protection against chosen collisions buys
+/// nothing (the maps do not grow with what clients send). It takes eight
+/// bytes per step (a rotate, an xor and a multiply, as rustc's FxHash does),
+/// where a byte-wise hash such as FNV-1a waits on one multiply per byte: a
+/// claim type is 3 steps instead of 20.
+#[derive(Clone, Copy, Default)]
+pub struct ShortHash(u64);
 
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+impl ShortHash {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
     }
 }
 
-impl std::hash::Hasher for Fnv {
+impl std::hash::Hasher for ShortHash {
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves its best bits at the top; hash tables index by
+        // the bottom ones.
+        self.0.rotate_left(26)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        // The length first, so that a zero-padded last word is not taken
+        // for the shorter string's.
+        self.add(bytes.len() as u64);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
         }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
     }
 }
 
 /// Maps keyed by short strings from the configuration.
-pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+pub type ShortKeys = std::hash::BuildHasherDefault<ShortHash>;
 
 /// The path prefix that selects a session (and optionally a scenario), and
 /// under which the control API shows and binds sessions.
@@ -284,16 +303,34 @@ mod tests {
     }
 
     #[test]
-    fn fnv_matches_the_fnv1a_test_vectors() {
-        use std::hash::Hasher;
-        let hash = |bytes: &[u8]| {
-            let mut h = Fnv::default();
-            h.write(bytes);
-            h.finish()
-        };
-        assert_eq!(hash(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(hash(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(hash(b"foobar"), 0x8594_4171_f739_67e8);
+    fn short_hashes_read_every_byte_and_the_length() {
+        use std::hash::BuildHasher;
+        let hash = |bytes: &[u8]| ShortKeys::default().hash_one(bytes);
+        let text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..=text.len() {
+            let whole = hash(&text[..len]);
+            for i in 0..len {
+                let mut changed = text[..len].to_vec();
+                changed[i] ^= 1;
+                assert_ne!(hash(&changed), whole, "byte {i} of {len}");
+            }
+            let mut padded = text[..len].to_vec();
+            padded.push(0);
+            assert_ne!(hash(&padded), whole, "a zero byte more at length {len}");
+        }
+        assert_ne!(hash(b""), hash(b"\0"));
+    }
+
+    #[test]
+    fn short_hashes_spread_short_keys_over_the_low_bits() {
+        use std::hash::BuildHasher;
+        // Tables index by the low bits. 1,000 random values take about 640
+        // of 1,024 values of the low 10 bits; a hash that left them alike
+        // would take far fewer.
+        let low: std::collections::HashSet<u64> = (0..1000)
+            .map(|i| ShortKeys::default().hash_one(format!("session-{i}")) & 1023)
+            .collect();
+        assert!(low.len() > 550, "{} distinct", low.len());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `--seed`, or loaded from PEM files, with their `token-key` /
 //! `token-key-id` encodings computed once per key.
 
-use crate::ids::FnvBuild;
+use crate::ids::ShortKeys;
 use crate::privacypass::hex;
 use crate::privacypass::{IssuerSecret, RsaSecret, TokenType};
 use crate::profile::{RsaKeyEncoding, TokenKeyEncoding, WireFormat};
@@ -234,9 +234,9 @@ pub struct KeyRing {
     /// Claim types in configuration order.
     claim_types: Vec<String>,
     /// Keys of the production namespace.
-    production: HashMap<String, KeySlot, FnvBuild>,
+    production: HashMap<String, KeySlot, ShortKeys>,
     /// Keys of the sandbox namespace.
-    sandbox: HashMap<String, KeySlot, FnvBuild>,
+    sandbox: HashMap<String, KeySlot, ShortKeys>,
 }
 
 /// A problem with a key directory, naming the file.
@@ -413,14 +413,14 @@ impl KeyRing {
         }
     }
 
-    fn slots(&self, namespace: Namespace) -> &HashMap<String, KeySlot, FnvBuild> {
+    fn slots(&self, namespace: Namespace) -> &HashMap<String, KeySlot, ShortKeys> {
         match namespace {
             Namespace::Production => &self.production,
             Namespace::Sandbox => &self.sandbox,
         }
     }
 
-    fn slots_mut(&mut self, namespace: Namespace) -> &mut HashMap<String, KeySlot, FnvBuild> {
+    fn slots_mut(&mut self, namespace: Namespace) -> &mut HashMap<String, KeySlot, ShortKeys> {
         match namespace {
             Namespace::Production => &mut self.production,
             Namespace::Sandbox => &mut self.sandbox,

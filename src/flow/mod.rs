@@ -79,7 +79,7 @@ impl Issued {
 /// A session's hash, as stores that only reset by session keep it.
 pub(crate) fn session_hash(session: &str) -> u64 {
     use std::hash::BuildHasher;
-    crate::ids::FnvBuild::default().hash_one(session)
+    crate::ids::ShortKeys::default().hash_one(session)
 }
 
 /// The first 8 bytes of a 32-byte digest or nonce: how the stores key them.
