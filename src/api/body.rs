@@ -446,8 +446,13 @@ impl<'a> Reading<'a> {
 
     /// Notes the next field of the body.
     fn note(&mut self, specs: &[FieldSpec], key: Cow<'a, str>, value: Scalar<'a>) {
-        let kebab = to_kebab(&key);
-        match specs.iter().position(|spec| spec.name == kebab) {
+        // Most keys are sent as the schema spells them: only the others are
+        // inflected before they are looked for.
+        let position = specs.iter().position(|spec| spec.name == key).or_else(|| {
+            let kebab = to_kebab(&key);
+            specs.iter().position(|spec| spec.name == kebab)
+        });
+        match position {
             Some(i) => match &self.slots[i] {
                 Some(first) => {
                     if self.repeated.is_none() {
