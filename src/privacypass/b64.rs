@@ -93,8 +93,33 @@ impl Framed {
     pub fn encode_into(&self, bytes: &[u8], out: &mut Vec<u8>) {
         debug_assert_eq!(bytes.len(), self.len, "a string of the frame's length");
         out.extend_from_slice(&self.head);
-        self.padding.encode_into(&bytes[self.middle.clone()], out);
+        let middle = &bytes[self.middle.clone()];
+        if middle.len().is_multiple_of(3) {
+            encode_groups(middle, out);
+        } else {
+            // The last group is partial: its padding is the engine's.
+            self.padding.encode_into(middle, out);
+        }
         out.extend_from_slice(&self.tail);
+    }
+}
+
+/// The base64url alphabet.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Appends whole 3-byte groups as base64url, four characters each (no
+/// padding is ever needed). A frame's middle is a few groups, which this
+/// encodes in a fraction of the engine's instructions (its setup is made
+/// for long inputs); tests hold the two to the same output.
+fn encode_groups(bytes: &[u8], out: &mut Vec<u8>) {
+    debug_assert!(bytes.len().is_multiple_of(3), "whole groups");
+    let start = out.len();
+    out.resize(start + bytes.len() / 3 * 4, 0);
+    for (chars, group) in out[start..].chunks_exact_mut(4).zip(bytes.chunks_exact(3)) {
+        let n = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
+        for (i, c) in chars.iter_mut().enumerate() {
+            *c = ALPHABET[(n >> (18 - 6 * i)) as usize & 63];
+        }
     }
 }
 
@@ -172,6 +197,22 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn groups_encode_as_the_base64_crate_does() {
+        // Every byte value in every position of a group.
+        for position in 0..3 {
+            let mut bytes = Vec::new();
+            for value in 0..=255u8 {
+                let mut group = [0x5a, 0xa5, 0x3c];
+                group[position] = value;
+                bytes.extend_from_slice(&group);
+            }
+            let mut out = b"x".to_vec();
+            encode_groups(&bytes, &mut out);
+            assert_eq!(&out[1..], URL_SAFE_NO_PAD.encode(&bytes).as_bytes());
         }
     }
 
