@@ -249,7 +249,7 @@ impl BoundServer {
                                     stopped = true;
                                     connection.as_mut().graceful_shutdown();
                                 }
-                                connection.as_mut().poll(cx)
+                                crate::clock::within_poll(|| connection.as_mut().poll(cx))
                             })
                             .await;
                             if let Err(error) = ended {

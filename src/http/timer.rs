@@ -50,7 +50,7 @@ impl Timer for ConnectionTimer {
     }
 
     fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
+        crate::clock::recent_instant()
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
