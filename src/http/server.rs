@@ -3,7 +3,7 @@
 //! Rust tests use.
 
 use super::stop::Stopping;
-use super::timer::ConnectionTimer;
+use super::timer::{ConnectionTimer, TimerSlot, poll_with};
 use super::{Answer, respond};
 use crate::api::ApiError;
 use crate::api::body::RequestBody;
@@ -235,7 +235,7 @@ impl BoundServer {
                         });
                         let connection = http
                             .clone()
-                            .timer(ConnectionTimer::default())
+                            .timer(ConnectionTimer)
                             .serve_connection(TokioIo::new(stream), service);
                         let mut stop = stopping.signal();
                         tokio::spawn(async move {
@@ -244,12 +244,15 @@ impl BoundServer {
                             let _slot = slot;
                             let mut connection = std::pin::pin!(connection);
                             let mut stopped = false;
+                            let mut timer = TimerSlot::default();
                             let ended = std::future::poll_fn(|cx| {
-                                if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
-                                    stopped = true;
-                                    connection.as_mut().graceful_shutdown();
-                                }
-                                crate::clock::within_poll(|| connection.as_mut().poll(cx))
+                                poll_with(&mut timer, || {
+                                    if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
+                                        stopped = true;
+                                        connection.as_mut().graceful_shutdown();
+                                    }
+                                    connection.as_mut().poll(cx)
+                                })
                             })
                             .await;
                             if let Err(error) = ended {
