@@ -175,6 +175,22 @@ async fn bodies_over_the_limit_get_413_declared_or_streamed() {
 }
 
 #[tokio::test]
+async fn a_declared_length_over_the_limit_gets_413_without_waiting_for_the_body() {
+    let server = TestServer::start().await;
+    let head = format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n"
+    );
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        send_raw(server.addr(), head.as_bytes()),
+    )
+    .await
+    .expect("answered before any body came")
+    .expect("a response");
+    assert_eq!(reply.status, 413);
+}
+
+#[tokio::test]
 async fn the_default_body_limit_is_one_mebibyte() {
     let server = TestServer::start().await;
     let padding = " ".repeat(1024 * 1024);
