@@ -19,6 +19,9 @@ pub(crate) struct Heads<'a> {
     pub idempotency_key: Option<&'a HeaderValue>,
     pub persona_version: Option<&'a HeaderValue>,
     pub key_inflection: Option<&'a HeaderValue>,
+    /// The length of all the headers as the journal keeps them (name, `:`,
+    /// value and a newline each), so it need not measure them again.
+    pub packed_len: usize,
 }
 
 impl<'a> Heads<'a> {
@@ -28,8 +31,10 @@ impl<'a> Heads<'a> {
     pub fn scan(headers: &'a HeaderMap) -> (Heads<'a>, usize) {
         let mut heads = Heads::default();
         let mut size = 0;
+        let mut lines = 0;
         for (name, value) in headers {
             size += name.as_str().len() + value.len() + 4;
+            lines += 1;
             let slot = if name == AUTHORIZATION {
                 &mut heads.authorization
             } else if name == CONTENT_TYPE {
@@ -51,6 +56,7 @@ impl<'a> Heads<'a> {
             };
             slot.get_or_insert(value);
         }
+        heads.packed_len = size - 2 * lines;
         (heads, size)
     }
 }
@@ -90,6 +96,11 @@ mod tests {
             .map(|(n, v)| n.as_str().len() + v.len() + 4)
             .sum();
         assert_eq!(size, expected);
+        let packed: String = headers
+            .iter()
+            .map(|(n, v)| format!("{n}:{}\n", v.to_str().unwrap()))
+            .collect();
+        assert_eq!(heads.packed_len, packed.len());
     }
 
     #[test]
@@ -97,6 +108,6 @@ mod tests {
         let headers = HeaderMap::new();
         let (heads, size) = Heads::scan(&headers);
         assert!(heads.authorization.is_none() && heads.content_type.is_none());
-        assert_eq!(size, 0);
+        assert_eq!((size, heads.packed_len), (0, 0));
     }
 }

@@ -129,16 +129,12 @@ fn answer<'a>(
     }
     cors::decorate(state, heads.origin, headers);
     if let Some(journal) = &state.journal {
-        let (bytes, unread) = match &body {
-            Some(body) => (&body.bytes()[..], false),
-            None => (&[][..], true),
-        };
         journal.record(journal_record(
             journal.limits(),
             state.wall_time(script.now),
             parts,
-            bytes,
-            unread,
+            heads.packed_len,
+            body.as_ref().map(|body| &body.bytes()[..]),
             script,
             &response,
         ));
@@ -356,11 +352,16 @@ fn journal_record<'a>(
     limits: JournalLimits,
     time: std::time::SystemTime,
     parts: &'a Parts,
-    body: &'a [u8],
-    body_unread: bool,
+    headers_len: usize,
+    body: Option<&'a [u8]>,
     script: &'a Script<'_>,
     response: &'a HttpResponse,
 ) -> Record<'a> {
+    // A body not read whole is recorded as empty and truncated.
+    let (body, body_unread) = match body {
+        Some(body) => (body, false),
+        None => (&[][..], true),
+    };
     let kept = body.len().min(limits.body_bytes);
     let mut record = Record::new(
         &parts.method,
@@ -370,6 +371,7 @@ fn journal_record<'a>(
             session: script.session.as_deref().unwrap_or(DEFAULT_SESSION),
             path: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
             headers: &parts.headers,
+            headers_len,
             body: &body[..kept],
             response_headers: response.headers(),
         },

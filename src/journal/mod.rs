@@ -133,6 +133,9 @@ pub struct RecordText<'a> {
     pub path: &'a str,
     /// The request headers.
     pub headers: &'a hyper::HeaderMap,
+    /// The length of `headers` packed as `name:value\n` lines (the head
+    /// check measures it in its pass over them).
+    pub headers_len: usize,
     /// The request body, already cut to the limit.
     pub body: &'a [u8],
     /// The response headers.
@@ -161,7 +164,7 @@ impl<'a> Record<'a> {
     }
 
     /// The length of a header map packed as `name:value\n` lines.
-    fn packed_len(headers: &hyper::HeaderMap) -> usize {
+    pub(crate) fn packed_len(headers: &hyper::HeaderMap) -> usize {
         headers
             .iter()
             .map(|(n, v)| n.as_str().len() + v.len() + 2)
@@ -353,13 +356,14 @@ impl Journal {
             method.len(),
             text.session.len(),
             text.path.len(),
-            Record::packed_len(text.headers),
+            text.headers_len,
             text.body.len(),
             Record::packed_len(text.response_headers),
         ];
         for i in 1..ends.len() {
             ends[i] += ends[i - 1];
         }
+        debug_assert_eq!(text.headers_len, Record::packed_len(text.headers));
         let len = ends[5] + scenario.len();
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let slot = guard.session(text.session);
@@ -534,6 +538,7 @@ mod tests {
                 session,
                 path: "/",
                 headers: &none,
+                headers_len: 0,
                 body: b"",
                 response_headers: &none,
             },
@@ -556,6 +561,7 @@ mod tests {
                 session: "s1",
                 path: "/a?b=c",
                 headers: &headers,
+                headers_len: Record::packed_len(&headers),
                 body: b"{\"x\":1}",
                 response_headers: &response,
             },
@@ -690,6 +696,7 @@ mod tests {
                 session,
                 path: "/p",
                 headers: &none,
+                headers_len: 0,
                 body: body.as_bytes(),
                 response_headers: &none,
             },
