@@ -55,7 +55,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--serve-baseline") {
         let size = args[i + 1].parse().expect("body size");
-        serve_baseline(size);
+        serve_baseline(size, args.iter().any(|a| a == "--one-write"));
         return;
     }
     let seconds: f64 = env_or("BENCH_SECONDS", 2.0);
@@ -91,9 +91,10 @@ fn main() {
     let scripted = Server::mock(&["--scenarios-dir", &scenario_dir, "--scenario", "bench-429"]);
     let size = first_response(mock.address).len();
     let baseline = Server::baseline(size);
+    let one_write = Server::baseline_one_write(size);
     if let Some(p) = &pins {
         Pins::pin(std::process::id(), p.client);
-        for server in [&mock, &scripted, &baseline] {
+        for server in [&mock, &scripted, &baseline, &one_write] {
             Pins::pin(server.child.id(), p.server);
         }
     }
@@ -101,6 +102,7 @@ fn main() {
         ("persona-mock", &mock, 200u16),
         ("persona-mock, 429 scenario", &scripted, 429),
         ("bare hyper", &baseline, 200),
+        ("bare hyper, one write", &one_write, 200),
     ];
     let mut results: Vec<Vec<Vec<Measure>>> =
         vec![vec![Vec::new(); CONNECTIONS.len()]; targets.len()];
@@ -119,7 +121,7 @@ fn main() {
     }
     say("## Throughput and latency\n");
     say(format!(
-        "Response body: {size} bytes (the baseline sends a fixed body of the same size).\n"
+        "Response body: {size} bytes (the baseline sends a fixed body of the same size). The baseline is bare hyper as configured by default, which writes a response's head and body with one vectored write; \"one write\" is the same server with hyper's `writev(false)`, which copies the body after the head and sends one buffer, as persona-mock does.\n"
     ));
     say("| server | connections | requests/s | p50 | p99 | server CPU per request |");
     say("|---|---|---|---|---|---|");
@@ -138,18 +140,19 @@ fn main() {
         }
     }
     say(
-        "\n| connections | mock / baseline throughput | 429 scenario / baseline | baseline / mock CPU per request |",
+        "\n| connections | mock / baseline throughput | 429 scenario / baseline | baseline / mock CPU per request | one-write baseline / mock CPU per request |",
     );
-    say("|---|---|---|---|");
+    say("|---|---|---|---|---|");
     for (c, connections) in CONNECTIONS.iter().enumerate() {
         say(format!(
-            "| {connections} | {:.2} | {:.2} | {:.2} |",
+            "| {connections} | {:.2} | {:.2} | {:.2} | {:.2} |",
             medians[0][c].throughput / medians[2][c].throughput,
             medians[1][c].throughput / medians[2][c].throughput,
             medians[2][c].cpu_per_request_us / medians[0][c].cpu_per_request_us,
+            medians[3][c].cpu_per_request_us / medians[0][c].cpu_per_request_us,
         ));
     }
-    drop((mock, scripted, baseline));
+    drop((mock, scripted, baseline, one_write));
     Pins::unpin(std::process::id(), &allowed);
 
     // Startup.
@@ -242,6 +245,7 @@ fn main() {
         say("\n## Cross-check with wrk\n");
         let mock = Server::mock(&[]);
         let baseline = Server::baseline(size);
+        let one_write = Server::baseline_one_write(size);
         let script = work.join("challenge.lua");
         std::fs::write(
             &script,
@@ -249,18 +253,18 @@ fn main() {
         )
         .unwrap();
         say(format!(
-            "`wrk -t1 -cN -d{seconds}s` with a Lua script posting the same challenge request, the two servers taking turns, {rounds} rounds, medians; pinned as above, then unpinned (the same two processes).\n"
+            "`wrk -t1 -cN -d{seconds}s` with a Lua script posting the same challenge request, the servers taking turns, {rounds} rounds, medians; pinned as above, then unpinned (the same processes).\n"
         ));
         say(
-            "| pinned | connections | persona-mock req/s | bare hyper req/s | throughput ratio | persona-mock CPU per request | bare hyper CPU per request | baseline / mock CPU |",
+            "| pinned | connections | persona-mock req/s | bare hyper req/s | throughput ratio | persona-mock CPU per request | bare hyper CPU per request | baseline / mock CPU | one-write baseline / mock CPU |",
         );
-        say("|---|---|---|---|---|---|---|---|");
+        say("|---|---|---|---|---|---|---|---|---|");
         let setups: Vec<Option<&Pins>> = match &pins {
             Some(p) => vec![Some(p), None],
             None => vec![None],
         };
         for setup in setups {
-            for server in [&mock, &baseline] {
+            for server in [&mock, &baseline, &one_write] {
                 match setup {
                     Some(p) => Pins::pin(server.child.id(), p.server),
                     None => Pins::unpin(server.child.id(), &allowed),
@@ -269,18 +273,22 @@ fn main() {
             for connections in [16usize, 64] {
                 let mut m = Vec::new();
                 let mut b = Vec::new();
+                let mut o = Vec::new();
                 for _ in 0..rounds {
                     let client = setup.map(|p| p.client);
                     m.push(wrk(&mock, connections, seconds, &script, client));
                     b.push(wrk(&baseline, connections, seconds, &script, client));
+                    o.push(wrk(&one_write, connections, seconds, &script, client));
                 }
                 let (m_rate, m_cpu) = median_pair(&m);
                 let (b_rate, b_cpu) = median_pair(&b);
+                let (_, o_cpu) = median_pair(&o);
                 say(format!(
-                    "| {} | {connections} | {m_rate:.0} | {b_rate:.0} | {:.2} | {m_cpu:.1} µs | {b_cpu:.1} µs | {:.2} |",
+                    "| {} | {connections} | {m_rate:.0} | {b_rate:.0} | {:.2} | {m_cpu:.1} µs | {b_cpu:.1} µs | {:.2} | {:.2} |",
                     if setup.is_some() { "yes" } else { "no" },
                     m_rate / b_rate,
-                    b_cpu / m_cpu
+                    b_cpu / m_cpu,
+                    o_cpu / m_cpu
                 ));
             }
         }
@@ -599,8 +607,9 @@ fn measure(server: &Server, connections: usize, load: Load, status: u16) -> Meas
     })
 }
 
-/// The baseline: a bare hyper server answering a fixed JSON body.
-fn serve_baseline(size: usize) {
+/// The baseline: a bare hyper server answering a fixed JSON body (with
+/// `one_write`, each response in one buffer).
+fn serve_baseline(size: usize, one_write: bool) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -631,9 +640,11 @@ fn serve_baseline(size: usize) {
                             Ok::<_, Infallible>(response)
                         }
                     });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let mut http = hyper::server::conn::http1::Builder::new();
+                if one_write {
+                    http.writev(false);
+                }
+                let _ = http.serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });

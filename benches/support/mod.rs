@@ -34,6 +34,14 @@ impl Server {
         Server::spawn(command, "baseline listening on ")
     }
 
+    /// The baseline writing each response in one buffer, as persona-mock
+    /// does (hyper's `writev(false)`).
+    pub fn baseline_one_write(size: usize) -> Server {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.args(["--serve-baseline", &size.to_string(), "--one-write"]);
+        Server::spawn(command, "baseline listening on ")
+    }
+
     pub fn spawn(mut command: Command, prefix: &str) -> Server {
         let mut child = command
             .stdout(Stdio::piped())
