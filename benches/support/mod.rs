@@ -99,12 +99,21 @@ impl Pins {
 
     /// Moves every thread of `pid` (and the threads it starts later) to `cpu`.
     pub fn pin(pid: u32, cpu: usize) {
-        let status = Command::new("taskset")
-            .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])
-            .stdout(Stdio::null())
-            .status()
-            .expect("taskset runs");
-        assert!(status.success(), "taskset -a -p -c {cpu} {pid}");
+        // A thread that ends while taskset walks the process's threads (the
+        // mock's key warm-up, just after startup) makes it fail: try again.
+        for attempt in 1.. {
+            let status = Command::new("taskset")
+                .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("taskset runs");
+            if status.success() {
+                return;
+            }
+            assert!(attempt < 5, "taskset -a -p -c {cpu} {pid}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Lets every thread of `pid` run on any CPU of `cpus` again.
