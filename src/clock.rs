@@ -1,5 +1,7 @@
 //! Time as the rate limiter sees it: the real monotonic clock, or a manual
-//! one that tests move forward instead of sleeping.
+//! one that tests move forward instead of sleeping. The system clock's
+//! reading is also lent to a connection's timer for the rest of the poll
+//! that made it (`within_poll`), so a request reads the clock once.
 
 use std::cell::Cell;
 use std::sync::Arc;
