@@ -313,7 +313,7 @@ impl State {
             relays: RelayStore::new(),
             spent: SpentTokens::new(),
             idempotency: IdempotencyStore::new(settings.idempotency_ttl),
-            session_tokens: SessionTokens::new(),
+            session_tokens: SessionTokens::new(settings.seed),
             mac_secret: mac_secret(settings.seed),
             wall_start: std::time::SystemTime::now() - clock.now(),
         })

@@ -56,10 +56,21 @@ fn relay_of(state: &State, token: &str) -> Result<(String, String, Namespace), A
     };
     let claims = state
         .session_tokens
-        .verify(token, state.unix_now())
+        .verify(
+            token,
+            state.unix_now(),
+            state.relay_settings.session_token_lifetime,
+        )
+        .map_err(|_| invalid())?;
+    let relay = state
+        .relays
+        .get(&claims.sub)
+        .filter(|relay| {
+            relay.claim_type == claims.claim_type
+                && relay.namespace.name() == claims.namespace
+                && (relay.namespace == Namespace::Sandbox) == claims.sandbox
+        })
         .ok_or_else(invalid)?;
-    let relay_token = claims["sub"].as_str().ok_or_else(invalid)?;
-    let relay = state.relays.get(relay_token).ok_or_else(invalid)?;
     Ok((relay.token, relay.claim_type, relay.namespace))
 }
 
@@ -212,3 +223,62 @@ const PAGE_HTML: &str = r#"<!doctype html>
 </body>
 </html>
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::jwt::{self, SessionClaims};
+    use crate::flow::relays::Relay;
+    use crate::settings::Settings;
+
+    fn state_with_relay() -> State {
+        let state = State::new(
+            &Settings::default(),
+            std::sync::Arc::new(crate::clock::SystemClock::new()),
+        )
+        .unwrap();
+        state.relays.insert(Relay {
+            token: "relay_a".into(),
+            secret: "s".into(),
+            claim_type: "age_over21_verified".into(),
+            namespace: Namespace::Production,
+            encryption_key: None,
+            created: String::new(),
+            outcome: Outcome::default_for("age_over21_verified", ClaimResult::Pending),
+            redemptions: Vec::new(),
+            session: "default".into(),
+        });
+        state
+    }
+
+    fn token(state: &State, claim_type: &str, namespace: Namespace) -> String {
+        let now = state.unix_now();
+        state.session_tokens.sign(&SessionClaims {
+            iss: jwt::ISSUER.into(),
+            sub: "relay_a".into(),
+            aud: jwt::AUDIENCE.into(),
+            claim_type: claim_type.into(),
+            namespace: namespace.name().into(),
+            sandbox: namespace == Namespace::Sandbox,
+            iat: now,
+            exp: now + 60,
+            jti: "j".into(),
+        })
+    }
+
+    #[test]
+    fn a_token_names_its_relay_only_with_the_relay_s_claim_type_and_namespace() {
+        let state = state_with_relay();
+        let own = token(&state, "age_over21_verified", Namespace::Production);
+        assert_eq!(relay_of(&state, &own).unwrap().0, "relay_a");
+        for other in [
+            token(&state, "age_over18_verified", Namespace::Production),
+            token(&state, "age_over21_verified", Namespace::Sandbox),
+        ] {
+            assert_eq!(
+                relay_of(&state, &other).unwrap_err().status,
+                StatusCode::NOT_FOUND
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@ use crate::api::ApiError;
 use crate::api::body::{Body, FieldSpec, Kind, Schema};
 use crate::api::response::HttpResponse;
 use crate::flow::ClaimResult;
+use crate::flow::jwt::{self, SessionClaims};
 use crate::flow::relays::{Outcome, Relay};
 use crate::ids::{Stream, opaque, uuid_v4};
 use crate::journal::now_rfc3339;
@@ -13,9 +14,8 @@ use crate::keys::Namespace;
 use crate::privacypass::{self, EncryptionKeyError};
 use crate::state::State;
 use hyper::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The request body, as Persona's API reference gives it.
 const SCHEMA: Schema = Schema {
@@ -58,26 +58,24 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     } else {
         state.relay_settings.production_result
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let claims = json!({
-        "iss": "persona-mock",
-        "sub": token,
-        "aud": "relay",
-        "claim_type": claim_type,
-        "sandbox": sandbox,
-        "iat": now,
-        "exp": now + state.relay_settings.session_token_lifetime.as_secs(),
-        "jti": uuid_v4(&state.fresh.next(Stream::SessionToken)),
+    let now = state.unix_now();
+    let namespace = Namespace::of(sandbox);
+    let session_token = state.session_tokens.sign(&SessionClaims {
+        iss: jwt::ISSUER.into(),
+        sub: token.clone(),
+        aud: jwt::AUDIENCE.into(),
+        claim_type: claim_type.to_string(),
+        namespace: namespace.name().into(),
+        sandbox,
+        iat: now,
+        exp: now + state.relay_settings.session_token_lifetime.as_secs(),
+        jti: uuid_v4(&state.fresh.next(Stream::SessionToken)),
     });
-    let session_token = state.session_tokens.sign(&claims);
     state.relays.insert(Relay {
         token: token.clone(),
         secret: secret.clone(),
         claim_type: claim_type.to_string(),
-        namespace: Namespace::of(sandbox),
+        namespace,
         encryption_key,
         created: now_rfc3339(),
         outcome: Outcome::default_for(claim_type, result),

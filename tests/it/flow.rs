@@ -110,9 +110,9 @@ fn rsa_public_pem(bits: usize) -> String {
 }
 
 #[tokio::test]
-async fn the_session_token_is_an_rs256_jwt_the_jwks_verifies() {
-    use rsa::pkcs1v15::{Signature, VerifyingKey};
-    use rsa::signature::Verifier;
+async fn the_session_token_is_an_es384_jwt_the_jwks_verifies() {
+    use p384::ecdsa::signature::Verifier;
+    use p384::ecdsa::{Signature, VerifyingKey};
     let server = TestServer::with(type1()).await;
     let client = Client::new(server.addr());
     let relay = client.create_relay(AGE21, true, None).await;
@@ -120,24 +120,25 @@ async fn the_session_token_is_an_rs256_jwt_the_jwks_verifies() {
     assert_eq!(parts.len(), 3);
     let header: Value = serde_json::from_slice(&unb64(parts[0])).unwrap();
     let claims: Value = serde_json::from_slice(&unb64(parts[1])).unwrap();
-    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["alg"], "ES384");
     assert_eq!(claims["sub"], relay.token);
     assert_eq!(claims["claim_type"], AGE21);
+    assert_eq!(claims["namespace"], "sandbox");
     assert_eq!(claims["sandbox"], true);
+    assert_eq!((claims["iss"].as_str(), claims["aud"].as_str()), (Some("persona-mock"), Some("relay")));
     assert!(claims["exp"].as_u64().unwrap() > claims["iat"].as_u64().unwrap());
     let jwks = crate::support::send(server.addr(), "GET", "/__mock/jwks", &[], b"")
         .await
         .json();
     let jwk = &jwks["keys"][0];
     assert_eq!(jwk["kid"], header["kid"]);
-    let n = rsa::BoxedUint::from_be_slice_vartime(&unb64(jwk["n"].as_str().unwrap()));
-    let e = rsa::BoxedUint::from_be_slice_vartime(&unb64(jwk["e"].as_str().unwrap()));
-    let key = rsa::RsaPublicKey::new(n, e).unwrap();
-    let verifying = VerifyingKey::<sha2::Sha256>::new(key);
-    let signature = Signature::try_from(unb64(parts[2]).as_slice()).unwrap();
+    let mut point = vec![4u8];
+    point.extend(unb64(jwk["x"].as_str().unwrap()));
+    point.extend(unb64(jwk["y"].as_str().unwrap()));
+    let key = VerifyingKey::from_sec1_bytes(&point).unwrap();
+    let signature = Signature::from_slice(&unb64(parts[2])).unwrap();
     let signed = format!("{}.{}", parts[0], parts[1]);
-    verifying
-        .verify(signed.as_bytes(), &signature)
+    key.verify(signed.as_bytes(), &signature)
         .expect("the JWKS verifies the token");
 }
 

@@ -16,4 +16,5 @@ mod properties;
 mod readme;
 mod scenario_files;
 mod scenarios;
+mod trust;
 mod vectors;
