@@ -232,10 +232,7 @@ mod tests {
         let keys = SessionTokens::new(None);
         let token = keys.sign(&claims());
         assert_eq!(keys.verify(&token, NOW, HOUR), Ok(claims()));
-        assert_eq!(
-            keys.verify(&token, NOW + 3600, HOUR),
-            Err(Refusal::Expired)
-        );
+        assert_eq!(keys.verify(&token, NOW + 3600, HOUR), Err(Refusal::Expired));
         let mut altered = token.clone();
         altered.push('A');
         assert!(keys.verify(&altered, NOW, HOUR).is_err());
@@ -253,7 +250,11 @@ mod tests {
             SessionTokens::new(Some(7)).verify(&seeded, NOW, HOUR),
             Ok(claims())
         );
-        assert!(SessionTokens::new(Some(8)).verify(&seeded, NOW, HOUR).is_err());
+        assert!(
+            SessionTokens::new(Some(8))
+                .verify(&seeded, NOW, HOUR)
+                .is_err()
+        );
     }
 
     #[test]
@@ -273,19 +274,31 @@ mod tests {
             Err(Refusal::BadTimes)
         );
         assert_eq!(with(|c| c.aud = "api".into()), Err(Refusal::WrongAudience));
-        assert_eq!(with(|c| c.iss = "someone".into()), Err(Refusal::WrongAudience));
+        assert_eq!(
+            with(|c| c.iss = "someone".into()),
+            Err(Refusal::WrongAudience)
+        );
     }
 
     #[test]
     fn only_es384_with_this_kid_is_accepted() {
         let keys = SessionTokens::new(None);
         let payload = serde_json::to_string(&claims()).unwrap();
-        let header = |alg: &str, kid: &str| format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{kid}"}}"#);
+        let header =
+            |alg: &str, kid: &str| format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{kid}"}}"#);
         let good = sign_raw(&keys, &header("ES384", &keys.kid), &payload);
         assert!(keys.verify(&good, NOW, HOUR).is_ok());
-        for bad in [header("none", &keys.kid), header("ES384", "other"), header("RS256", &keys.kid)] {
+        for bad in [
+            header("none", &keys.kid),
+            header("ES384", "other"),
+            header("RS256", &keys.kid),
+        ] {
             let token = sign_raw(&keys, &bad, &payload);
-            assert_eq!(keys.verify(&token, NOW, HOUR), Err(Refusal::WrongKey), "{bad}");
+            assert_eq!(
+                keys.verify(&token, NOW, HOUR),
+                Err(Refusal::WrongKey),
+                "{bad}"
+            );
         }
         let unsigned = format!("{}.", good.rsplit_once('.').unwrap().0);
         assert!(keys.verify(&unsigned, NOW, HOUR).is_err());
@@ -304,6 +317,9 @@ mod tests {
         let (signed, signature) = token.rsplit_once('.').unwrap();
         let signature = Signature::from_slice(&b64::decode(signature).unwrap()).unwrap();
         assert!(published.verify(signed.as_bytes(), &signature).is_ok());
-        assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some("EC"), Some("P-384")));
+        assert_eq!(
+            (jwk["kty"].as_str(), jwk["crv"].as_str()),
+            (Some("EC"), Some("P-384"))
+        );
     }
 }

@@ -1,7 +1,10 @@
-//! The idempotency step: with an `Idempotency-Key`, the first response is
-//! stored and later requests with the key get it again. It runs after the
-//! auth step, so 401 and 429 (never stored, as Persona documents) are
-//! decided before it.
+//! The idempotency step: with an `Idempotency-Key`, the first final
+//! response is stored and later requests with the key get it again. It runs
+//! after the auth step, so 401 and 429 (never stored, as Persona documents)
+//! are decided before it. Answers a retry can change are not stored either
+//! (see [`is_final`]): Persona's Go SDK sends one key per `GenerateClaim`
+//! call and retries 403, 429 and 5xx with it, expecting a pending claim to
+//! pass on a later attempt.
 
 use super::router::Endpoint;
 use crate::api::ApiError;
@@ -99,8 +102,8 @@ fn header<'a>(parts: &'a Parts, name: &HeaderName) -> &'a [u8] {
 }
 
 impl Claim {
-    /// Stores the first answer (except a 401 or 429, which frees the key)
-    /// and returns it.
+    /// Stores the answer if it is final (otherwise the key is freed for the
+    /// retry) and returns it.
     pub(super) fn finish(
         self,
         state: &State,
@@ -108,16 +111,23 @@ impl Claim {
     ) -> HttpResponse {
         let response = result.unwrap_or_else(|error| error_response(&error));
         let status = response.status();
-        let stored = (status != StatusCode::UNAUTHORIZED
-            && status != StatusCode::TOO_MANY_REQUESTS)
-            .then(|| Stored {
-                status,
-                content_type: response.headers().get(CONTENT_TYPE).cloned(),
-                body: response.body().clone(),
-            });
+        let stored = is_final(status).then(|| Stored {
+            status,
+            content_type: response.headers().get(CONTENT_TYPE).cloned(),
+            body: response.body().clone(),
+        });
         state.idempotency.finish(&self.scope, &self.key, stored);
         response
     }
+}
+
+/// Whether a response is the request's final answer, stored under its key.
+/// Not stored: 401 (the credentials may be fixed), 403 (a claim whose
+/// verification is pending: it passes once the person finishes), 408 (the
+/// body did not arrive), 429 (the window resets) and every 5xx (the mock's
+/// own failure). Each of these lets a retry with the same key run again.
+pub(super) fn is_final(status: StatusCode) -> bool {
+    !matches!(status.as_u16(), 401 | 403 | 408 | 429 | 500..=599)
 }
 
 /// The stored response, marked as a replay.
@@ -130,4 +140,19 @@ fn replay(stored: Stored) -> HttpResponse {
     }
     headers.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_answers_a_retry_cannot_change_are_final() {
+        for code in [200, 201, 400, 404, 409, 413, 422] {
+            assert!(is_final(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+        for code in [401, 403, 408, 429, 500, 502, 503, 504] {
+            assert!(!is_final(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+    }
 }

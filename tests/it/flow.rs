@@ -125,7 +125,10 @@ async fn the_session_token_is_an_es384_jwt_the_jwks_verifies() {
     assert_eq!(claims["claim_type"], AGE21);
     assert_eq!(claims["namespace"], "sandbox");
     assert_eq!(claims["sandbox"], true);
-    assert_eq!((claims["iss"].as_str(), claims["aud"].as_str()), (Some("persona-mock"), Some("relay")));
+    assert_eq!(
+        (claims["iss"].as_str(), claims["aud"].as_str()),
+        (Some("persona-mock"), Some("relay"))
+    );
     assert!(claims["exp"].as_u64().unwrap() > claims["iat"].as_u64().unwrap());
     let jwks = crate::support::send(server.addr(), "GET", "/__mock/jwks", &[], b"")
         .await
@@ -606,6 +609,69 @@ async fn the_pending_scenario_keeps_the_token_until_the_claim_passes() {
     let reply = client.redeem(&relay, &token).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["token-consumed"], true);
+}
+
+/// The Go SDK's `GenerateClaim`: one Idempotency-Key made before its retry
+/// loop and sent with every attempt.
+const SDK_KEY: (&str, &str) = ("Idempotency-Key", "5f0c2b8e-1d4a-4c3b-9e7f-2a6b8c0d1e2f");
+
+#[tokio::test]
+async fn a_pending_claim_retried_with_one_idempotency_key_passes_then_replays() {
+    let server = with_scenario("relay-claim-pending").await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    for attempt in 1..=2 {
+        let reply = client.redeem_with(&relay, &token, &[SDK_KEY]).await;
+        assert_eq!(reply.status, 403, "attempt {attempt}: {}", reply.text());
+        assert_eq!(
+            reply.header("idempotent-replayed"),
+            None,
+            "attempt {attempt}"
+        );
+    }
+    let passed = client.redeem_with(&relay, &token, &[SDK_KEY]).await;
+    assert_eq!(passed.status, 200, "{}", passed.text());
+    assert_eq!(passed.header("idempotent-replayed"), None);
+    assert_eq!(passed.json()["token-consumed"], true);
+    for _ in 0..2 {
+        let replay = client.redeem_with(&relay, &token, &[SDK_KEY]).await;
+        assert_eq!(replay.status, 200);
+        assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+        assert_eq!(replay.body, passed.body, "a replay is the stored answer");
+    }
+}
+
+#[tokio::test]
+async fn a_relay_completed_during_the_retries_answers_the_same_key_with_its_claim() {
+    let server = TestServer::with(type1().settings(Settings {
+        seed: Some(7),
+        relays: persona_mock::RelaySettings {
+            production_result: ClaimResult::Pending,
+            ..Default::default()
+        },
+        ..Settings::default()
+    }))
+    .await;
+    let client = Client::new(server.addr());
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    let pending = client.redeem_with(&relay, &token, &[SDK_KEY]).await;
+    assert_eq!(pending.status, 403, "{}", pending.text());
+    let complete = client
+        .post(
+            &format!("/__mock/relays/{}/complete", relay.token),
+            &[],
+            r#"{"result": "passed"}"#,
+        )
+        .await;
+    assert_eq!(complete.status, 200, "{}", complete.text());
+    let passed = client.redeem_with(&relay, &token, &[SDK_KEY]).await;
+    assert_eq!(passed.status, 200, "{}", passed.text());
+    assert_eq!(payload(&passed)["claim_result"], "passed");
+    let replay = client.redeem_with(&relay, &token, &[SDK_KEY]).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, passed.body);
 }
 
 #[tokio::test]

@@ -20,7 +20,11 @@ fn signed_with_the_shipped_key(claims: &Value) -> String {
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
     let signing = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
     let header = json!({"alg": "RS256", "typ": "JWT"});
-    let mut token = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let mut token = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let signature = signing.sign(token.as_bytes());
     token.push('.');
     token.push_str(&b64(&signature.to_bytes()));
@@ -32,7 +36,10 @@ async fn a_session_token_signed_with_the_key_the_repository_shipped_is_refused()
     let server = TestServer::start().await;
     let client = Client::new(server.addr());
     let relay = client.create_relay(AGE21, false, None).await;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let forged = signed_with_the_shipped_key(&json!({
         "iss": "persona-mock", "sub": relay.token, "aud": "relay",
         "claim_type": AGE21, "namespace": "production", "sandbox": false,
@@ -52,14 +59,29 @@ async fn a_session_token_signed_with_the_key_the_repository_shipped_is_refused()
     assert_eq!(complete.status, 404, "{}", complete.text());
     // The forged completion changed nothing: the relay keeps the default
     // result of production relays.
-    let view = send(server.addr(), "GET", &format!("/__mock/relays/{}", relay.token), &[], b"")
-        .await
-        .json();
+    let view = send(
+        server.addr(),
+        "GET",
+        &format!("/__mock/relays/{}", relay.token),
+        &[],
+        b"",
+    )
+    .await
+    .json();
     assert_eq!(view["claim_result"], "passed");
     let done = client
-        .post("/relay/complete", &[], &json!({"token": relay.session_token, "result": "failed"}).to_string())
+        .post(
+            "/relay/complete",
+            &[],
+            &json!({"token": relay.session_token, "result": "failed"}).to_string(),
+        )
         .await;
-    assert_eq!(done.status, 200, "the relay's own token still completes it: {}", done.text());
+    assert_eq!(
+        done.status,
+        200,
+        "the relay's own token still completes it: {}",
+        done.text()
+    );
 }
 
 #[tokio::test]
@@ -68,16 +90,26 @@ async fn a_session_token_from_another_process_is_refused_even_with_the_same_rela
     // seed makes its own key.
     let seeded = || MockServer::builder().seed(11);
     let first = TestServer::with(seeded()).await;
-    let relay = Client::new(first.addr()).create_relay(AGE21, false, None).await;
+    let relay = Client::new(first.addr())
+        .create_relay(AGE21, false, None)
+        .await;
     let other = TestServer::with(MockServer::builder()).await;
-    let _ = Client::new(other.addr()).create_relay(AGE21, false, None).await;
+    let _ = Client::new(other.addr())
+        .create_relay(AGE21, false, None)
+        .await;
     let body = json!({"token": relay.session_token, "result": "failed"}).to_string();
-    let refused = Client::new(other.addr()).post("/relay/complete", &[], &body).await;
+    let refused = Client::new(other.addr())
+        .post("/relay/complete", &[], &body)
+        .await;
     assert_eq!(refused.status, 404, "{}", refused.text());
     // The same seed is the same key: documented as predictable.
     let again = TestServer::with(seeded()).await;
-    let twin = Client::new(again.addr()).create_relay(AGE21, false, None).await;
+    let twin = Client::new(again.addr())
+        .create_relay(AGE21, false, None)
+        .await;
     assert_eq!(twin.token, relay.token);
-    let accepted = Client::new(again.addr()).post("/relay/complete", &[], &body).await;
+    let accepted = Client::new(again.addr())
+        .post("/relay/complete", &[], &body)
+        .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text());
 }
