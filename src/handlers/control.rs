@@ -292,7 +292,7 @@ pub(crate) fn handle(
             Method::GET => session_view(state, &session_segment(raw)?),
             Method::PUT => {
                 let id = session_segment(raw)?;
-                let name = scenario_field(body)?;
+                let name = scenario_field(state, body)?;
                 state.bind_scenario(&id, name.as_deref())?;
                 session_view(state, &id)
             }
@@ -450,12 +450,7 @@ fn upload_scenario(
     name: &str,
     body: &RequestBody,
 ) -> Result<HttpResponse, ApiError> {
-    let RequestBody::Complete(bytes) = body else {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The scenario is larger than the body limit.",
-        ));
-    };
+    let bytes = super::whole_body(state, body)?;
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("The scenario must be UTF-8 TOML text."))?;
     let existed = state.scenarios.current().get(name).is_some();
@@ -477,12 +472,10 @@ fn upload_scenario(
 }
 
 /// `{"scenario": "NAME"}` or `{"scenario": null}` from a PUT body.
-fn scenario_field(body: &RequestBody) -> Result<Option<String>, ApiError> {
+fn scenario_field(state: &State, body: &RequestBody) -> Result<Option<String>, ApiError> {
     const USAGE: &str =
         r#"Send {"scenario": "NAME"} to bind a scenario, or {"scenario": null} to unbind."#;
-    let RequestBody::Complete(bytes) = body else {
-        return Err(ApiError::bad_request(USAGE));
-    };
+    let bytes = super::whole_body(state, body)?;
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(serde_json::Value::Object(map)) if map.len() == 1 => match map.get("scenario") {
             Some(serde_json::Value::String(name)) => Ok(Some(name.clone())),

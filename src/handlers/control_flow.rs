@@ -133,9 +133,7 @@ pub(super) fn complete(
     token: &str,
     body: &RequestBody,
 ) -> Result<HttpResponse, ApiError> {
-    let RequestBody::Complete(bytes) = body else {
-        return Err(ApiError::bad_request(COMPLETE_USAGE));
-    };
+    let bytes = super::whole_body(state, body)?;
     let input: Complete = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("{e}. {COMPLETE_USAGE}")))?;
     let claim_result = result(&input.result, true)?;

@@ -120,9 +120,7 @@ struct Completion {
 }
 
 fn complete(state: &State, body: &RequestBody) -> Result<HttpResponse, ApiError> {
-    let RequestBody::Complete(bytes) = body else {
-        return Err(ApiError::bad_request("The request body could not be read."));
-    };
+    let bytes = super::whole_body(state, body)?;
     let input: Completion = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(format!(
             "Send {{\"token\": …, \"result\": \"passed\" | \"failed\", \"method\": …}} ({e})."

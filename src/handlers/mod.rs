@@ -13,7 +13,7 @@ pub(crate) mod issue;
 pub(crate) mod relay;
 
 use crate::api::ApiError;
-use crate::api::body::Body;
+use crate::api::body::{Body, RequestBody};
 use crate::api::conventions::Inflection;
 use crate::api::response::HttpResponse;
 use crate::state::State;
@@ -70,4 +70,33 @@ pub(crate) fn unknown_claim_type(state: &State, claim_type: &str) -> ApiError {
             state.keys.claim_types().join(", ")
         ),
     )
+}
+
+/// The whole body, or the error for one that was not read whole: 413 over
+/// the size limit, 408 when it did not arrive in time, 400 when the client
+/// broke it off. Every endpoint answers an unread body this way.
+pub(crate) fn whole_body<'a>(
+    state: &State,
+    body: &'a RequestBody,
+) -> Result<&'a bytes::Bytes, ApiError> {
+    match body {
+        RequestBody::Complete(bytes) => Ok(bytes),
+        RequestBody::TooLarge => Err(ApiError::new(
+            hyper::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The request body is larger than {} bytes.",
+                state.max_body_bytes
+            ),
+        )),
+        RequestBody::Unreadable(reason) => Err(ApiError::bad_request(format!(
+            "The request body could not be read: {reason}"
+        ))),
+        RequestBody::TimedOut => Err(ApiError::new(
+            hyper::StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body did not arrive within {} ms.",
+                state.limits.body_read_timeout.as_millis()
+            ),
+        )),
+    }
 }

@@ -326,24 +326,10 @@ fn handle(
 
 /// The error for a body that was not read whole.
 fn unread_body(state: &State, body: Option<RequestBody>) -> ApiError {
-    match body {
-        Some(RequestBody::TooLarge) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "The request body is larger than {} bytes.",
-                state.max_body_bytes
-            ),
-        ),
-        Some(RequestBody::Unreadable(reason)) => {
-            ApiError::bad_request(format!("The request body could not be read: {reason}"))
-        }
-        _ => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "The request body did not arrive within {} ms.",
-                state.limits.body_read_timeout.as_millis()
-            ),
-        ),
+    let body = body.unwrap_or(RequestBody::TimedOut);
+    match crate::handlers::whole_body(state, &body) {
+        Err(error) => error,
+        Ok(_) => ApiError::bad_request("The request body could not be read."),
     }
 }
 

@@ -238,3 +238,59 @@ async fn control_requests_are_held_to_the_same_limits() {
     let reply = send(server.addr(), "GET", "/__mock/health", &headers, b"").await;
     assert_eq!(reply.status, 431);
 }
+
+/// Every endpoint that reads a body, hosted and control ones included.
+const BODY_PATHS: [(&str, &str); 5] = [
+    ("POST", "/relay/complete"),
+    ("POST", "/__mock/relays/relay_x/complete"),
+    ("PUT", "/__mock/sessions/s1"),
+    ("PUT", "/__mock/scenarios/uploaded"),
+    ("POST", "/api/privacy/v1/relays"),
+];
+
+#[tokio::test]
+async fn every_endpoint_answers_a_body_over_the_limit_with_a_persona_413() {
+    let mut settings = Settings::default();
+    settings.max_body_bytes = 64;
+    let server = TestServer::with(MockServer::builder().settings(settings)).await;
+    let body = vec![b' '; 200];
+    for (method, path) in BODY_PATHS {
+        let reply = send(server.addr(), method, path, &[], &body).await;
+        assert_eq!(reply.status, 413, "{method} {path}: {}", reply.text());
+        assert_eq!(
+            reply.text(),
+            r#"{"errors":[{"title":"Payload Too Large","details":"The request body is larger than 64 bytes."}]}"#,
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_a_stalled_body_with_a_persona_408() {
+    let server = with_limits(|l| l.body_read_timeout = Duration::from_millis(200)).await;
+    let stalled = BODY_PATHS.map(|(method, path)| {
+        let addr = server.addr();
+        tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let head = format!(
+                "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{{\"res"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut buffer = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer))
+                .await
+                .unwrap()
+                .unwrap();
+            (method, path, parse_response(&buffer).expect("a response"))
+        })
+    });
+    for task in stalled {
+        let (method, path, reply) = task.await.unwrap();
+        assert_eq!(reply.status, 408, "{method} {path}: {}", reply.text());
+        assert!(
+            reply.text().contains("did not arrive within 200 ms"),
+            "{method} {path}: {}",
+            reply.text()
+        );
+    }
+}
