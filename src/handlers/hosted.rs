@@ -15,10 +15,11 @@ use crate::ids::decode_query_value;
 use crate::keys::Namespace;
 use crate::state::State;
 use bytes::Bytes;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
+use std::sync::OnceLock;
 
 /// The page's path.
 pub(crate) const PAGE: &str = "/relay";
@@ -88,28 +89,106 @@ fn page(state: &State, parts: &Parts) -> Result<HttpResponse, ApiError> {
             )
         })?;
     let (relay, claim_type, namespace) = relay_of(state, &token)?;
-    let methods: String = METHODS
-        .iter()
-        .map(|m| format!(r#"<option value="{m}">{m}</option>"#))
-        .collect();
-    let note = if namespace == Namespace::Sandbox {
-        "<p class=note>A sandbox relay: its claims always pass.</p>"
-    } else {
-        ""
-    };
-    let html = PAGE_HTML
-        .replace("{claim_type}", &escape(&claim_type))
-        .replace("{namespace}", namespace.name())
-        .replace("{relay}", &escape(&relay))
-        .replace("{token}", &escape(&token))
-        .replace("{methods}", &methods)
-        .replace("{note}", note);
+    let html = render(&claim_type, namespace, &relay, &token);
     let mut response = Response::new(Bytes::from(html));
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    for (name, value) in page_headers() {
+        headers.insert(name.clone(), value.clone());
+    }
     Ok(response)
+}
+
+/// The page with its fields filled in.
+fn render(claim_type: &str, namespace: Namespace, relay: &str, token: &str) -> String {
+    let note = if namespace == Namespace::Sandbox {
+        "A sandbox relay: its claims always pass."
+    } else {
+        ""
+    };
+    let methods: String = METHODS
+        .iter()
+        .map(|m| {
+            let m = escape(m);
+            format!(r#"<option value="{m}">{m}</option>"#)
+        })
+        .collect();
+    fill(PAGE_HTML, |name| match name {
+        "claim_type" => Some(escape(claim_type)),
+        "namespace" => Some(escape(namespace.name())),
+        "relay" => Some(escape(relay)),
+        "token" => Some(escape(token)),
+        "note" => Some(escape(note)),
+        "methods" => Some(methods.clone()),
+        "style" => Some(PAGE_STYLE.to_string()),
+        "script" => Some(PAGE_SCRIPT.to_string()),
+        _ => None,
+    })
+}
+
+/// Fills `{{name}}` placeholders in one pass over the template: a value is
+/// inserted as given (the caller escapes it for its place) and never read
+/// again, so a value that contains `{{…}}` stays as it is. An unknown name
+/// is left in place.
+fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 512);
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        match after.find("}}") {
+            Some(close) => {
+                let name = &after[..close];
+                match value(name) {
+                    Some(text) => out.push_str(&text),
+                    None => out.push_str(&rest[open..open + close + 4]),
+                }
+                rest = &after[close + 2..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The page's security headers: its script and style run only as shipped
+/// (by hash), it fetches only its own origin, no site may frame it, and
+/// its URL (which carries a session token) is neither cached nor sent as a
+/// referrer.
+fn page_headers() -> &'static [(HeaderName, HeaderValue)] {
+    static HEADERS: OnceLock<Vec<(HeaderName, HeaderValue)>> = OnceLock::new();
+    HEADERS.get_or_init(|| {
+        let hash = |text: &str| {
+            use base64::Engine;
+            use sha2::{Digest, Sha256};
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()))
+        };
+        let policy = format!(
+            "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            hash(PAGE_SCRIPT),
+            hash(PAGE_STYLE)
+        );
+        let header = |name: &'static str, value: &str| {
+            (
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).expect("ASCII header values"),
+            )
+        };
+        vec![
+            header("content-security-policy", &policy),
+            header("x-content-type-options", "nosniff"),
+            header("x-frame-options", "DENY"),
+            header("cache-control", "no-store"),
+            header("referrer-policy", "no-referrer"),
+        ]
+    })
 }
 
 #[derive(Deserialize)]
@@ -161,20 +240,56 @@ fn complete(state: &State, body: &RequestBody) -> Result<HttpResponse, ApiError>
     ))
 }
 
+/// Text escaped for HTML content and quoted attribute values.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
+/// The page; `{{…}}` are filled by [`fill`].
 const PAGE_HTML: &str = r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>persona-mock: verify {claim_type}</title>
-<style>
+<meta name="referrer" content="no-referrer">
+<title>persona-mock: verify {{claim_type}}</title>
+<style>{{style}}</style>
+</head>
+<body>
+<main data-token="{{token}}">
+  <h1>Verify: <span id="claim-type">{{claim_type}}</span></h1>
+  <p>persona-mock stands in for Persona's hosted verification. Finish it as the person would.</p>
+  <dl>
+    <dt>Claim type</dt><dd>{{claim_type}}</dd>
+    <dt>Namespace</dt><dd id="namespace">{{namespace}}</dd>
+    <dt>Relay</dt><dd><code>{{relay}}</code></dd>
+  </dl>
+  <p class="note">{{note}}</p>
+  <p><label>Methodology <select id="method">{{methods}}</select></label></p>
+  <p>
+    <button id="pass" type="button">Pass</button>
+    <button id="fail" type="button">Fail</button>
+  </p>
+  <p id="status" role="status"></p>
+</main>
+<script>{{script}}</script>
+</body>
+</html>
+"#;
+
+/// The page's style, allowed by its hash.
+const PAGE_STYLE: &str = r#"
   :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
   main { max-width: 32rem; margin: 3rem auto; padding: 0 1rem; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
@@ -182,27 +297,12 @@ const PAGE_HTML: &str = r#"<!doctype html>
   button { font-size: 1rem; padding: .5rem 1.25rem; margin-right: .5rem; cursor: pointer; }
   .note { color: #777; }
   #status { margin-top: 1.5rem; font-weight: 600; }
-</style>
-</head>
-<body>
-<main>
-  <h1>Verify: <span id="claim-type">{claim_type}</span></h1>
-  <p>persona-mock stands in for Persona's hosted verification. Finish it as the person would.</p>
-  <dl>
-    <dt>Claim type</dt><dd>{claim_type}</dd>
-    <dt>Namespace</dt><dd id="namespace">{namespace}</dd>
-    <dt>Relay</dt><dd><code>{relay}</code></dd>
-  </dl>
-  {note}
-  <p><label>Methodology <select id="method">{methods}</select></label></p>
-  <p>
-    <button id="pass" type="button">Pass</button>
-    <button id="fail" type="button">Fail</button>
-  </p>
-  <p id="status" role="status"></p>
-</main>
-<script>
-  const token = "{token}";
+"#;
+
+/// The page's script, allowed by its hash: the same for every relay (the
+/// token is read from the page, never written into the script).
+const PAGE_SCRIPT: &str = r#"
+  const token = document.querySelector("main").dataset.token;
   async function finish(result) {
     const method = document.getElementById("method").value;
     const response = await fetch("/relay/complete", {
@@ -217,9 +317,6 @@ const PAGE_HTML: &str = r#"<!doctype html>
   }
   document.getElementById("pass").addEventListener("click", () => finish("passed"));
   document.getElementById("fail").addEventListener("click", () => finish("failed"));
-</script>
-</body>
-</html>
 "#;
 
 #[cfg(test)]
@@ -278,5 +375,53 @@ mod tests {
                 StatusCode::NOT_FOUND
             );
         }
+    }
+
+    #[test]
+    fn placeholders_are_filled_once_and_values_are_escaped() {
+        let html = render(
+            "age_over18_verified",
+            Namespace::Production,
+            "relay_{{token}}",
+            "t\"<script>{{methods}}",
+        );
+        assert!(
+            html.contains("<code>relay_{{token}}</code>"),
+            "a value is not filled again"
+        );
+        assert!(html.contains(r#"data-token="t&quot;&lt;script&gt;{{methods}}""#));
+        assert_eq!(html.matches("<script>").count(), 1);
+        assert!(!fill(PAGE_HTML, |_| Some(String::new())).contains("{{"));
+    }
+
+    #[test]
+    fn the_page_s_policy_allows_exactly_its_own_script_and_style() {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let html = render("c", Namespace::Sandbox, "r", "t");
+        let inline = |open: &str, close: &str| {
+            let start = html.find(open).unwrap() + open.len();
+            html[start..start + html[start..].find(close).unwrap()].to_string()
+        };
+        let hash = |text: String| {
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()))
+        };
+        let policy = page_headers()
+            .iter()
+            .find(|(n, _)| n == "content-security-policy")
+            .unwrap()
+            .1
+            .to_str()
+            .unwrap();
+        let script = format!(
+            "script-src 'sha256-{}'",
+            hash(inline("<script>", "</script>"))
+        );
+        let style = format!("style-src 'sha256-{}'", hash(inline("<style>", "</style>")));
+        assert!(policy.contains(&script), "{policy}");
+        assert!(policy.contains(&style), "{policy}");
+        assert!(
+            policy.starts_with("default-src 'none'") && policy.contains("frame-ancestors 'none'")
+        );
     }
 }

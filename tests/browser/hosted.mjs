@@ -37,8 +37,13 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
+  const blocked = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+  });
   const url = `${baseUrl}/relay?relay-session-access-token=${relay['relay-session-access-token']}&theme=auto`;
-  await page.goto(url);
+  const response = await page.goto(url);
+  check(/script-src 'sha256-/.test(response.headers()['content-security-policy'] ?? ''), 'the page is sent with its content security policy');
   check((await page.textContent('#claim-type')) === 'age_over18_verified', 'the page shows the claim type');
   check((await page.textContent('#namespace')) === 'production', 'the page shows the namespace');
   await page.selectOption('#method', 'live_selfie');
@@ -46,6 +51,7 @@ try {
   await page.waitForFunction(() => document.getElementById('status').textContent.length > 0);
   const status = await page.textContent('#status');
   check(status === 'Verification finished: failed', `the page reports the outcome (${status})`);
+  check(blocked.length === 0, `the policy blocks nothing the page needs (${blocked.join('; ')})`);
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
 } finally {
   await browser.close();

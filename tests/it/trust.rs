@@ -113,3 +113,35 @@ async fn a_session_token_from_another_process_is_refused_even_with_the_same_rela
         .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text());
 }
+
+#[tokio::test]
+async fn the_hosted_page_is_sent_with_its_security_headers() {
+    let server = TestServer::start().await;
+    let relay = Client::new(server.addr())
+        .create_relay(AGE21, false, None)
+        .await;
+    let page = send(
+        server.addr(),
+        "GET",
+        &format!("/relay?relay-session-access-token={}", relay.session_token),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let policy = page.header("content-security-policy").unwrap_or_default();
+    assert!(policy.contains("script-src 'sha256-"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert!(
+        !page
+            .text()
+            .contains(&format!("\"{}\"", relay.session_token))
+            || page.text().contains("data-token"),
+        "the token is in the page's data, not its script"
+    );
+}
