@@ -237,6 +237,8 @@ pub struct KeyRing {
     production: HashMap<String, KeySlot, ShortKeys>,
     /// Keys of the sandbox namespace.
     sandbox: HashMap<String, KeySlot, ShortKeys>,
+    /// Whether [`KeyRing::warm`] has made every key.
+    made: std::sync::atomic::AtomicBool,
 }
 
 /// A problem with a key directory, naming the file.
@@ -287,6 +289,7 @@ impl KeyRing {
             claim_types: claim_types.iter().map(|(name, _)| name.clone()).collect(),
             production: slots(),
             sandbox: slots(),
+            made: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -399,18 +402,28 @@ impl KeyRing {
         self.production.get(claim_type).map(|slot| slot.token_type)
     }
 
-    /// Makes every key that does not exist yet, the slow RSA keys first.
+    /// Makes every key that does not exist yet, the quick P-384 keys first
+    /// (a request for one waits the least), then the RSA keys. Blocks for as
+    /// long as that takes (an RSA key takes 50–150 ms): run it on a thread
+    /// of its own.
     pub fn warm(&self) {
-        for rsa_first in [true, false] {
+        for rsa in [false, true] {
             for namespace in Namespace::ALL {
                 for claim_type in &self.claim_types {
                     let is_rsa = self.token_type(claim_type) == Some(TokenType::BlindRsa2048);
-                    if is_rsa == rsa_first {
+                    if is_rsa == rsa {
                         self.get(namespace, claim_type);
                     }
                 }
             }
         }
+        self.made.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether every key is made: a request can then get any key without
+    /// waiting.
+    pub fn all_made(&self) -> bool {
+        self.made.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn slots(&self, namespace: Namespace) -> &HashMap<String, KeySlot, ShortKeys> {

@@ -75,6 +75,9 @@ struct Cli {
     /// Connections served at once; more wait until one closes.
     #[arg(long, env = "PERSONA_MOCK_MAX_CONNECTIONS", value_name = "N")]
     max_connections: Option<u64>,
+    /// The longest a scripted hang or delay holds a request, seconds.
+    #[arg(long, env = "PERSONA_MOCK_MAX_FAULT_S", value_name = "S")]
+    max_fault_s: Option<u64>,
     /// Log format on stderr: `text` or `json` (one object per line).
     #[arg(
         long,
@@ -171,6 +174,7 @@ fn main() -> ExitCode {
         cli.header_read_timeout_ms,
         cli.body_read_timeout_ms,
         cli.max_connections,
+        cli.max_fault_s,
     ]) {
         if let Some(value) = value {
             settings.limits.set(limit, value);

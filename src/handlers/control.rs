@@ -51,6 +51,14 @@ struct Status<'a> {
 }
 
 #[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    /// `ready`, or `generating` while issuer keys are still being made
+    /// (requests that need one wait for it).
+    keys: &'static str,
+}
+
+#[derive(Serialize)]
 struct Requests<'a> {
     session: Option<&'a str>,
     count: usize,
@@ -235,9 +243,13 @@ pub(crate) fn handle(
         ["health"] => match *method {
             Method::GET | Method::HEAD => ok(
                 StatusCode::OK,
-                &Status {
+                &Health {
                     status: "ok",
-                    session: None,
+                    keys: if state.keys.all_made() {
+                        "ready"
+                    } else {
+                        "generating"
+                    },
                 },
             ),
             _ => Err(method_not_allowed("GET", method, path)),

@@ -205,14 +205,17 @@ impl BoundServer {
         // Tells connections to finish their request and close, and requests
         // that hang on purpose to give up, when shutdown starts.
         let stopping = Arc::new(Stopping::default());
+        let limits = app.limits();
+        let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
         // What each request's future holds: one reference count to move
         // per request instead of two.
         let served = Arc::new(Served {
             app: app.clone(),
             stopping: stopping.clone(),
+            slots: slots.clone(),
+            waiting: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
         });
         let mut shutdown = std::pin::pin!(shutdown);
-        let limits = app.limits();
         let mut http = http1::Builder::new();
         http.header_read_timeout(limits.header_read_timeout)
             // A response's head and body go out in one buffer and one write:
@@ -227,7 +230,9 @@ impl BoundServer {
         if limits.max_headers + 36 > HYPER_DEFAULT_MAX_HEADERS {
             http.max_headers(limits.max_headers * 2);
         }
-        let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+        let connect = |stream: tokio::net::TcpStream, peer: SocketAddr, slot| {
+            spawn_connection(&http, &served, stream, peer, slot);
+        };
         loop {
             // Past max-connections, new connections wait in the listen queue.
             let slot = tokio::select! {
@@ -236,38 +241,7 @@ impl BoundServer {
             };
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let served = served.clone();
-                        let service =
-                            service_fn(move |request| answer(served.clone(), request));
-                        let connection = http
-                            .clone()
-                            .timer(ConnectionTimer)
-                            .serve_connection(TokioIo::new(stream), service);
-                        let mut stop = stopping.signal();
-                        tokio::spawn(async move {
-                            // The slot is held until the connection ends:
-                            // shutdown waits for every slot.
-                            let _slot = slot;
-                            let mut connection = std::pin::pin!(connection);
-                            let mut stopped = false;
-                            let mut timer = TimerSlot::default();
-                            let ended = std::future::poll_fn(|cx| {
-                                poll_with(&mut timer, || {
-                                    if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
-                                        stopped = true;
-                                        connection.as_mut().graceful_shutdown();
-                                    }
-                                    connection.as_mut().poll(cx)
-                                })
-                            })
-                            .await;
-                            if let Err(error) = ended {
-                                tracing::debug!(%peer, %error, "connection ended with an error");
-                            }
-                        });
-                    }
+                    Ok((stream, peer)) => connect(stream, peer, slot),
                     Err(error) => {
                         // Out of file descriptors and the like: back off briefly.
                         tracing::warn!(%error, "accept failed");
@@ -277,19 +251,94 @@ impl BoundServer {
                 _ = &mut shutdown => break,
             }
         }
+        // Connections the kernel completed before shutdown are in the listen
+        // queue: they are served too (within the connection cap), not reset.
+        while let Ok(slot) = slots.clone().try_acquire_owned() {
+            let next = std::future::poll_fn(|cx| Poll::Ready(listener.poll_accept(cx))).await;
+            match next {
+                Poll::Ready(Ok((stream, peer))) => connect(stream, peer, slot),
+                _ => break,
+            }
+        }
         drop(listener);
         if let Some(reloader) = reloader {
             reloader.abort();
         }
         stopping.stop();
         let every_slot = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+        let every_place = async {
+            let _ = slots.acquire_many(every_slot).await;
+            let _ = served.waiting.acquire_many(every_slot).await;
+        };
         tokio::select! {
-            _ = slots.acquire_many(every_slot) => {}
+            _ = every_place => {}
             _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
                 tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; closing them");
             }
         }
     }
+}
+
+/// How long a connection that has not sent a request yet when shutdown
+/// starts may take to send one (it was accepted: its request is answered).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves one accepted connection on a task of its own. Once shutdown
+/// starts, a connection that has begun a request finishes it and closes;
+/// one that has not gets [`FIRST_REQUEST_GRACE`] to send its first.
+fn spawn_connection(
+    http: &http1::Builder,
+    served: &Arc<Served>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    // The slot is held until the connection ends (or while its request
+    // waits on a scripted fault): shutdown waits for every slot.
+    let place = Arc::new(Place {
+        slot: std::sync::Mutex::new(Some(slot)),
+        requests: std::sync::atomic::AtomicBool::new(false),
+    });
+    let service = {
+        let (served, place) = (served.clone(), place.clone());
+        service_fn(move |request| answer(served.clone(), place.clone(), request))
+    };
+    let connection = http
+        .clone()
+        .timer(ConnectionTimer)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut stop = served.stopping.signal();
+    tokio::spawn(async move {
+        let mut connection = std::pin::pin!(connection);
+        let mut stopped = false;
+        let mut shut = false;
+        let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
+        let mut timer = TimerSlot::default();
+        let ended = std::future::poll_fn(|cx| {
+            poll_with(&mut timer, || {
+                if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
+                    stopped = true;
+                }
+                if stopped && !shut {
+                    let waited = grace
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(FIRST_REQUEST_GRACE)))
+                        .as_mut()
+                        .poll(cx)
+                        .is_ready();
+                    if waited || place.has_requests() {
+                        shut = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+                connection.as_mut().poll(cx)
+            })
+        })
+        .await;
+        if let Err(error) = ended {
+            tracing::debug!(%peer, %error, "connection ended with an error");
+        }
+    });
 }
 
 /// The error that makes hyper close a connection without (the rest of) a
@@ -309,6 +358,33 @@ impl std::error::Error for ScriptedFault {}
 struct Served {
     app: Arc<State>,
     stopping: Arc<Stopping>,
+    /// The connections' places (`max-connections` of them).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Places for requests waiting on a scripted `hang` or `delay`, which
+    /// give their connection's place back while they wait
+    /// (`max-connections` of them too).
+    waiting: Arc<tokio::sync::Semaphore>,
+}
+
+/// A connection's place among the `max-connections` (while it has one),
+/// and whether it has begun a request.
+struct Place {
+    slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    requests: std::sync::atomic::AtomicBool,
+}
+
+impl Place {
+    fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn put(&self, permit: tokio::sync::OwnedSemaphorePermit) {
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(permit);
+    }
+
+    fn has_requests(&self) -> bool {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Reads the body within the limit, lets the app answer, then carries out a
@@ -316,9 +392,13 @@ struct Served {
 /// the connection); every other failure is a response.
 async fn answer(
     served: Arc<Served>,
+    place: Arc<Place>,
     request: Request<Incoming>,
 ) -> Result<Response<MockBody>, ScriptedFault> {
-    let Served { app, stopping } = &*served;
+    let app = &served.app;
+    place
+        .requests
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let (parts, body) = request.into_parts();
     let limit = app.max_body_bytes();
     // hyper knows a declared length (it is the body's least size) without
@@ -340,33 +420,104 @@ async fn answer(
         response,
         delay,
         fault,
-    } = respond(app, &parts, body);
+    } = if app.keys.all_made() || !needs_keys(parts.uri.path()) {
+        respond(app, &parts, body)
+    } else {
+        // Issuer keys are still being made (an RSA key takes 50-150 ms): a
+        // request that needs one waits for it on the blocking pool, so the
+        // runtime's workers go on accepting and answering everything else.
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || respond(&app, &parts, body))
+            .await
+            .unwrap_or_else(|_| crate::http::Answer {
+                response: crate::api::response::error_response(&ApiError::new(
+                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    "persona-mock failed while answering this request; please report it with the request that caused it",
+                )),
+                delay: None,
+                fault: None,
+            })
+    };
     if delay.is_none() && fault.is_none() {
         // The usual answer: the response is not kept across an await, so it
         // is not moved into this future's state first.
         return Ok(response.map(MockBody::Complete));
     }
-    scripted(response, delay, fault, stopping).await
+    scripted(response, delay, fault, &served, &place).await
+}
+
+/// Whether answering a request may need an issuer key: every API request
+/// and `GET /__mock/keys`; not the rest of the control API (health above
+/// all) or the hosted page.
+fn needs_keys(path: &str) -> bool {
+    path == "/__mock/keys"
+        || !(crate::handlers::control::is_control_path(path)
+            || crate::handlers::hosted::is_hosted_path(path))
 }
 
 /// Carries out a scripted delay, then answers or fails the connection as
-/// the scripted fault asks.
+/// the scripted fault asks. A request that waits (a delay or a hang) gives
+/// its connection's place back meanwhile and takes one of the places for
+/// waiting requests; it waits at most `max-fault-s`, and not past the start
+/// of shutdown. With every waiting place taken, it does not wait: a delay
+/// is answered at once, a hang closes the connection at once.
 async fn scripted(
-    response: crate::api::response::HttpResponse,
+    mut response: crate::api::response::HttpResponse,
     delay: Option<std::time::Duration>,
     fault: Option<Fault>,
-    stopping: &Arc<Stopping>,
+    served: &Served,
+    place: &Place,
 ) -> Result<Response<MockBody>, ScriptedFault> {
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
+    let hang = fault == Some(Fault::Hang);
+    if delay.is_some() || hang {
+        let Ok(_waiting) = served.waiting.clone().try_acquire_owned() else {
+            return match fault {
+                Some(Fault::Hang) => Err(ScriptedFault("hang cut: every waiting place is taken")),
+                _ => finish(response, fault),
+            };
+        };
+        drop(place.take());
+        let limit = served.app.limits().max_fault;
+        // A hang waits until the limit; a delay as long as it asks, within it.
+        let wait = if hang {
+            limit
+        } else {
+            delay.unwrap_or_default().min(limit)
+        };
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = served.stopping.signal() => true,
+        };
+        if hang {
+            return Err(ScriptedFault(if stopped {
+                "hang ended by shutdown"
+            } else {
+                "hang ended at max-fault-s"
+            }));
+        }
+        // The connection goes on only if it gets a place again.
+        match served.slots.clone().try_acquire_owned() {
+            Ok(permit) if !stopped => place.put(permit),
+            _ => {
+                response
+                    .headers_mut()
+                    .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+        }
     }
+    finish(response, fault)
+}
+
+/// Answers, or fails the connection, as the scripted fault asks (after any
+/// wait).
+fn finish(
+    response: crate::api::response::HttpResponse,
+    fault: Option<Fault>,
+) -> Result<Response<MockBody>, ScriptedFault> {
     match fault {
         None => Ok(response.map(MockBody::Complete)),
         Some(Fault::Reset) => Err(ScriptedFault("reset")),
-        Some(Fault::Hang) => {
-            stopping.signal().await;
-            Err(ScriptedFault("hang ended by shutdown"))
-        }
+        Some(Fault::Hang) => Err(ScriptedFault("hang ended")),
         Some(Fault::Truncated) => {
             let (mut parts, body) = response.into_parts();
             parts

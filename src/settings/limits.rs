@@ -19,6 +19,8 @@ pub struct Limits {
     /// Connections served at once; further ones wait in the listen queue
     /// until one closes, without affecting those being served.
     pub max_connections: usize,
+    /// The longest a scripted `hang` or `delay` holds a request.
+    pub max_fault: Duration,
 }
 
 impl Default for Limits {
@@ -29,6 +31,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_fault: Duration::from_secs(60),
         }
     }
 }
@@ -46,16 +49,19 @@ pub enum Limit {
     BodyReadTimeoutMs,
     /// [`Limits::max_connections`].
     MaxConnections,
+    /// [`Limits::max_fault`], in seconds.
+    MaxFaultS,
 }
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 5] = [
+    pub const ALL: [Limit; 6] = [
         Limit::MaxHeaderBytes,
         Limit::MaxHeaders,
         Limit::HeaderReadTimeoutMs,
         Limit::BodyReadTimeoutMs,
         Limit::MaxConnections,
+        Limit::MaxFaultS,
     ];
 
     /// The name in flags (`--max-headers`) and under `[limits]`.
@@ -66,6 +72,7 @@ impl Limit {
             Limit::HeaderReadTimeoutMs => "header-read-timeout-ms",
             Limit::BodyReadTimeoutMs => "body-read-timeout-ms",
             Limit::MaxConnections => "max-connections",
+            Limit::MaxFaultS => "max-fault-s",
         }
     }
 
@@ -77,6 +84,7 @@ impl Limit {
             Limit::HeaderReadTimeoutMs => "limits.header-read-timeout-ms",
             Limit::BodyReadTimeoutMs => "limits.body-read-timeout-ms",
             Limit::MaxConnections => "limits.max-connections",
+            Limit::MaxFaultS => "limits.max-fault-s",
         }
     }
 
@@ -87,6 +95,7 @@ impl Limit {
             Limit::MaxHeaders => (1, 1000),
             Limit::HeaderReadTimeoutMs | Limit::BodyReadTimeoutMs => (100, 600_000),
             Limit::MaxConnections => (1, 100_000),
+            Limit::MaxFaultS => (1, 3600),
         }
     }
 
@@ -115,6 +124,7 @@ impl Limits {
             Limit::HeaderReadTimeoutMs => millis(self.header_read_timeout),
             Limit::BodyReadTimeoutMs => millis(self.body_read_timeout),
             Limit::MaxConnections => self.max_connections as u64,
+            Limit::MaxFaultS => self.max_fault.as_secs(),
         }
     }
 
@@ -128,6 +138,7 @@ impl Limits {
             Limit::HeaderReadTimeoutMs => self.header_read_timeout = Duration::from_millis(value),
             Limit::BodyReadTimeoutMs => self.body_read_timeout = Duration::from_millis(value),
             Limit::MaxConnections => self.max_connections = size,
+            Limit::MaxFaultS => self.max_fault = Duration::from_secs(value),
         }
     }
 }

@@ -619,3 +619,101 @@ fn help_lists_the_built_in_scenarios_and_typos_get_a_suggestion() {
         "{stderr}"
     );
 }
+
+/// Starts the binary serving forty claim types of token type 2 (eighty RSA
+/// keys to make, 50-150 ms each), so requests that need keys arrive while
+/// they are being made.
+fn start_with_many_rsa_keys(name: &str) -> (Child, String, std::path::PathBuf) {
+    let dir = tempdir(name);
+    let config = dir.join("mock.toml");
+    let list: Vec<String> = (0..40).map(|i| format!("\"claim_{i}\"")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "token-type = 2\n[claim-types]\nonly = [{}]\n",
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    let (child, address) = start(binary().args(["--port", "0", "--config"]).arg(&config));
+    (child, address, dir)
+}
+
+/// Sends a challenge request for `claim_{i}` on a connection of its own,
+/// waits at `sent` once it is written, then reads the answer (`None` if
+/// the connection was reset or closed without one).
+fn challenge_after(
+    address: &str,
+    i: usize,
+    sent: Option<std::sync::Arc<std::sync::Barrier>>,
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> std::thread::JoinHandle<Option<Reply>> {
+    let address = address.to_string();
+    std::thread::spawn(move || {
+        let body = format!(r#"{{"claim-type":"claim_{i}"}}"#);
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        write!(
+            stream,
+            "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        if let Some(sent) = sent {
+            sent.wait();
+        }
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        parse_response(&bytes)
+    })
+}
+
+#[test]
+fn while_rsa_keys_are_made_health_answers_before_the_requests_that_wait_for_them() {
+    let (mut child, address, dir) = start_with_many_rsa_keys("rsa-health");
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|i| challenge_after(&address, i, None, answered.clone()))
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let health = get(&address, "/__mock/health");
+    let before = answered.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(health.json()["keys"], "generating", "{}", health.text());
+    assert_eq!(
+        before, 0,
+        "health waited for {before} requests that were making keys"
+    );
+    for client in clients {
+        assert_eq!(client.join().unwrap().expect("answered").status, 200);
+    }
+    assert_eq!(terminate(&mut child), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sigterm_while_rsa_keys_are_made_answers_every_accepted_request() {
+    let (mut child, address, dir) = start_with_many_rsa_keys("rsa-sigterm");
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Two requests that make keys first, then forty more behind them.
+    let mut clients: Vec<_> = (0..2)
+        .map(|i| challenge_after(&address, i, None, answered.clone()))
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let sent = std::sync::Arc::new(std::sync::Barrier::new(41));
+    clients.extend(
+        (0..40).map(|i| challenge_after(&address, i, Some(sent.clone()), answered.clone())),
+    );
+    // Every request is written (so the kernel accepted its connection)
+    // before SIGTERM.
+    sent.wait();
+    assert_eq!(terminate(&mut child), 0);
+    for client in clients {
+        let reply = client
+            .join()
+            .unwrap()
+            .expect("every accepted request is answered");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert!(reply.json()["token-key"].is_string());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

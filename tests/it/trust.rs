@@ -145,3 +145,124 @@ async fn the_hosted_page_is_sent_with_its_security_headers() {
     );
     assert!(text.contains(&format!(r#"data-token="{}""#, relay.session_token)));
 }
+
+mod faults {
+    use crate::support::{CHALLENGE, TestServer, send};
+    use persona_mock::{Limits, MockServer, Settings};
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    const BODY: &str = r#"{"claim-type":"age_over18_verified"}"#;
+
+    async fn with_limits(edit: impl FnOnce(&mut Limits)) -> TestServer {
+        let mut settings = Settings::default();
+        edit(&mut settings.limits);
+        TestServer::with(MockServer::builder().settings(settings)).await
+    }
+
+    /// Opens a connection whose first request runs `scenario` in a session
+    /// of its own.
+    async fn scripted(server: &TestServer, scenario: &str, session: &str) -> TcpStream {
+        let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+        let request = format!(
+            "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nPersona-Mock-Scenario: {scenario}\r\nPersona-Mock-Session: {session}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream
+    }
+
+    /// A control request, which must be answered within 5 s.
+    async fn prompt(server: &TestServer, path: &str) -> crate::support::Reply {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            send(server.addr(), "GET", path, &[], b""),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("GET {path} was not answered: the mock is locked"))
+    }
+
+    /// Waits until the journal holds `count` requests.
+    async fn until_journaled(server: &TestServer, count: usize) {
+        for _ in 0..100 {
+            let journal = prompt(server, "/__mock/requests").await.json();
+            if journal["count"].as_u64() == Some(count as u64) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the journal never held {count} requests");
+    }
+
+    #[tokio::test]
+    async fn as_many_hung_clients_as_connections_do_not_lock_out_health() {
+        let server = with_limits(|l| l.max_connections = 3).await;
+        let mut hung = Vec::new();
+        for i in 0..3 {
+            hung.push(scripted(&server, "hang", &format!("hung-{i}")).await);
+            until_journaled(&server, i + 1).await;
+        }
+        let health = prompt(&server, "/__mock/health").await;
+        assert_eq!(health.status, 200);
+        // The hung ones still hang: nothing came back on them.
+        let mut byte = [0u8; 1];
+        let quiet = tokio::time::timeout(Duration::from_millis(100), hung[0].read(&mut byte)).await;
+        assert!(quiet.is_err(), "a hung request is still hanging");
+    }
+
+    #[tokio::test]
+    async fn past_the_waiting_places_a_hang_closes_at_once() {
+        let server = with_limits(|l| l.max_connections = 2).await;
+        let _first = scripted(&server, "hang", "a").await;
+        until_journaled(&server, 1).await;
+        let _second = scripted(&server, "hang", "b").await;
+        until_journaled(&server, 2).await;
+        let mut third = scripted(&server, "hang", "c").await;
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0))),
+            "closed without an answer: {closed:?}"
+        );
+        assert_eq!(prompt(&server, "/__mock/health").await.status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_hang_ends_at_max_fault_s() {
+        let server = with_limits(|l| l.max_fault = Duration::from_secs(1)).await;
+        let started = Instant::now();
+        let mut hung = scripted(&server, "hang", "s").await;
+        let mut rest = Vec::new();
+        let ended =
+            tokio::time::timeout(Duration::from_secs(10), hung.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(ended, Ok(Ok(0))),
+            "the connection closed: {ended:?}"
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "it hung until the limit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delay_longer_than_max_fault_s_is_cut_to_it_and_the_connection_goes_on() {
+        let server = with_limits(|l| l.max_fault = Duration::from_secs(1)).await;
+        server
+            .server
+            .upload_scenario("very-slow", "[[step]]\nstatus = 200\ndelay-ms = 600000\n")
+            .unwrap();
+        let started = Instant::now();
+        let mut stream = scripted(&server, "very-slow", "s").await;
+        let mut bytes = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut bytes))
+            .await
+            .expect("answered within the limit")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&bytes[..n]).starts_with("HTTP/1.1 200"));
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
