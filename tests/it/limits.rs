@@ -250,8 +250,10 @@ const BODY_PATHS: [(&str, &str); 5] = [
 
 #[tokio::test]
 async fn every_endpoint_answers_a_body_over_the_limit_with_a_persona_413() {
-    let mut settings = Settings::default();
-    settings.max_body_bytes = 64;
+    let settings = Settings {
+        max_body_bytes: 64,
+        ..Settings::default()
+    };
     let server = TestServer::with(MockServer::builder().settings(settings)).await;
     let body = vec![b' '; 200];
     for (method, path) in BODY_PATHS {
