@@ -77,7 +77,8 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
             .retain(|(k, n)| map.get(k).is_some_and(|(_, m)| m == n));
     }
 
-    /// Forgets everything, including the drop count.
+    /// Forgets everything, including the drop count (insertion numbers go
+    /// on, so a cursor never names a later entry).
     pub fn clear(&mut self) {
         self.map.clear();
         self.order.clear();
@@ -98,11 +99,14 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         }
     }
 
-    /// The entries, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.order.iter().filter_map(|(k, n)| {
+    /// The entries inserted after insertion number `after`, oldest first,
+    /// each with its insertion number (a cursor that stays valid while
+    /// entries come and go).
+    pub fn iter_after(&self, after: u64) -> impl Iterator<Item = (u64, &K, &V)> {
+        let start = self.order.partition_point(|(_, n)| *n <= after);
+        self.order.range(start..).filter_map(|(k, n)| {
             let (v, m) = self.map.get(k)?;
-            (m == n).then_some((k, v))
+            (m == n).then_some((*n, k, v))
         })
     }
 }
@@ -426,14 +430,23 @@ mod tests {
         }
         assert_eq!(map.counts(), (3, 2));
         assert_eq!(map.get(&0), None);
-        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            map.iter_after(0).map(|(_, k, _)| *k).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
         // Replacing an entry makes it the newest.
         map.insert(2, 99);
         map.insert(5, 50);
-        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [4, 2, 5]);
+        assert_eq!(
+            map.iter_after(0).map(|(_, k, _)| *k).collect::<Vec<_>>(),
+            [4, 2, 5]
+        );
         map.retain(|k, _| *k != 4);
         map.insert(6, 60);
-        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [2, 5, 6]);
+        assert_eq!(
+            map.iter_after(0).map(|(_, k, _)| *k).collect::<Vec<_>>(),
+            [2, 5, 6]
+        );
     }
 
     #[test]
@@ -444,7 +457,10 @@ mod tests {
             map.insert(key, session);
         }
         map.reset(Some("a"), |entry, session| entry == session);
-        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(
+            map.iter_after(0).map(|(_, k, _)| *k).collect::<Vec<_>>(),
+            [2, 4]
+        );
         assert_eq!(map.counts(), (2, 1), "a session reset keeps the drop count");
         map.reset(None::<&str>, |entry, session| entry == session);
         assert_eq!(map.counts(), (0, 0));

@@ -149,14 +149,27 @@ impl RelayStore {
         lock(&self.inner).get_mut(&token.to_string()).map(change)
     }
 
-    /// Copies of the relays of one session (or all), oldest first.
-    pub fn list(&self, session: Option<&str>) -> Vec<Relay> {
-        lock(&self.inner)
-            .iter()
-            .map(|(_, r)| r)
-            .filter(|r| session.is_none_or(|s| r.session == s))
-            .cloned()
-            .collect()
+    /// Copies of at most `limit` relays of one session (or all) created
+    /// after cursor `after` (0: from the first), oldest first, and the
+    /// cursor of the next page if there are more.
+    pub fn page(
+        &self,
+        session: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> (Vec<Relay>, Option<u64>) {
+        let inner = lock(&self.inner);
+        let mut matching = inner
+            .iter_after(after)
+            .filter(|(_, _, r)| session.is_none_or(|s| r.session == s));
+        let mut page = Vec::new();
+        let mut last = after;
+        for (n, _, relay) in matching.by_ref().take(limit) {
+            page.push(relay.clone());
+            last = n;
+        }
+        let next = matching.next().is_some().then_some(last);
+        (page, next)
     }
 
     /// How many relays are kept, and how many were dropped for the cap.
@@ -173,6 +186,51 @@ impl RelayStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn relay(token: &str, session: &str) -> Relay {
+        Relay {
+            token: token.into(),
+            secret: String::new(),
+            claim_type: "age_over18_verified".into(),
+            namespace: Namespace::Production,
+            encryption_key: None,
+            created: String::new(),
+            outcome: Outcome::default_for("age_over18_verified", ClaimResult::Passed),
+            redemptions: Vec::new(),
+            session: session.into(),
+        }
+    }
+
+    #[test]
+    fn pages_follow_their_cursor_through_every_relay_once() {
+        let store = RelayStore::new();
+        for i in 0..25 {
+            store.insert(relay(
+                &format!("r{i}"),
+                if i % 2 == 0 { "even" } else { "odd" },
+            ));
+        }
+        let mut seen = Vec::new();
+        let mut after = 0;
+        loop {
+            let (page, next) = store.page(None, after, 10);
+            seen.extend(page.into_iter().map(|r| r.token));
+            match next {
+                Some(cursor) => after = cursor,
+                None => break,
+            }
+        }
+        let all: Vec<String> = (0..25).map(|i| format!("r{i}")).collect();
+        assert_eq!(seen, all);
+        let (odd, next) = store.page(Some("odd"), 0, 12);
+        assert_eq!((odd.len(), next), (12, None));
+        // A relay removed by a reset does not shift a cursor.
+        let (first, next) = store.page(None, 0, 5);
+        store.reset(Some("even"));
+        let (second, _) = store.page(None, next.unwrap(), 5);
+        assert_eq!(first.last().unwrap().token, "r4");
+        assert_eq!(second[0].token, "r5");
+    }
 
     #[test]
     fn default_methodology_follows_the_claim_type() {

@@ -25,7 +25,7 @@ static TOKEN_HEADER: HeaderName = HeaderName::from_static("persona-mock-token");
 /// The control endpoints, for the index at `GET /__mock`.
 const ENDPOINTS: &[&str] = &[
     "GET /__mock/health",
-    "GET /__mock/requests[?session=ID]",
+    "GET /__mock/requests[?session=ID][&limit=N][&after=CURSOR]",
     "DELETE /__mock/requests[?session=ID]",
     "POST /__mock/reset[?session=ID]",
     "GET /__mock/sessions/{id}",
@@ -37,7 +37,7 @@ const ENDPOINTS: &[&str] = &[
     "DELETE /__mock/scenarios/{name} (uploaded scenarios)",
     "GET /__mock/keys",
     "GET /__mock/unmatched",
-    "GET /__mock/relays[?session=ID]",
+    "GET /__mock/relays[?session=ID][&limit=N][&after=CURSOR]",
     "GET /__mock/relays/{token}",
     "POST /__mock/relays/{token}/complete {\"result\": \"passed\" | \"failed\" | \"pending\", \"methodology\": [...]}",
     "GET /__mock/jwks",
@@ -64,6 +64,42 @@ struct Requests<'a> {
     count: usize,
     dropped: u64,
     requests: Vec<JournalEntry>,
+    /// The cursor of the next page (`?after=`), or null on the last one.
+    next: Option<String>,
+}
+
+/// Entries in a page of a listing (relays, the journal) when the request
+/// gives no `limit`: a session's whole journal at the default limits.
+pub(crate) const DEFAULT_PAGE: usize = 1_000;
+/// The most entries in a page.
+pub(crate) const MAX_PAGE: usize = 1_000;
+
+/// `limit=N` (1 to [`MAX_PAGE`], default `default`) and `after=CURSOR` (an
+/// earlier page's `next`; default: from the first) of a listing.
+fn page_params(parts: &Parts, default: usize) -> Result<(u64, usize), ApiError> {
+    let limit = match query_param(parts, "limit")? {
+        None => default,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "limit must be a number from 1 to {MAX_PAGE} (got {:?}).",
+                    crate::api::conventions::truncate(&text)
+                ))
+            })?,
+    };
+    let after = match query_param(parts, "after")? {
+        None => 0,
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "after must be the next cursor of an earlier page (got {:?}).",
+                crate::api::conventions::truncate(&text)
+            ))
+        })?,
+    };
+    Ok((after, limit))
 }
 
 #[derive(Serialize)]
@@ -159,23 +195,30 @@ fn summary(scenario: &Scenario) -> ScenarioSummary<'_> {
     }
 }
 
-/// The value of `session=` in a query, percent-decoded.
-fn session_param(parts: &Parts) -> Result<Option<String>, ApiError> {
+/// The value of `name=` in a query, percent-decoded.
+fn query_param(parts: &Parts, name: &str) -> Result<Option<String>, ApiError> {
     let Some(query) = parts.uri.query() else {
         return Ok(None);
     };
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key == "session" {
-            let value = decode_query_value(value)
-                .filter(|v| is_session_id(v.as_bytes()))
-                .ok_or_else(|| {
-                    ApiError::bad_request("session must be 1 to 128 visible ASCII characters.")
-                })?;
-            return Ok(Some(value));
+        if key == name {
+            return decode_query_value(value).map(Some).ok_or_else(|| {
+                ApiError::bad_request(format!("{name} is not valid percent-encoded UTF-8."))
+            });
         }
     }
     Ok(None)
+}
+
+/// The value of `session=` in a query, percent-decoded.
+fn session_param(parts: &Parts) -> Result<Option<String>, ApiError> {
+    match query_param(parts, "session")? {
+        Some(value) if !is_session_id(value.as_bytes()) => Err(ApiError::bad_request(
+            "session must be 1 to 128 visible ASCII characters.",
+        )),
+        value => Ok(value),
+    }
 }
 
 fn method_not_allowed(allow: &'static str, method: &Method, path: &str) -> ApiError {
@@ -264,12 +307,14 @@ pub(crate) fn handle(
             })?;
             match *method {
                 Method::GET => {
-                    let view = journal.view(session.as_deref());
+                    let (after, limit) = page_params(parts, DEFAULT_PAGE)?;
+                    let view = journal.page(session.as_deref(), after, limit);
                     let requests = Requests {
                         session: session.as_deref(),
                         count: view.requests.len(),
                         dropped: view.dropped,
                         requests: view.requests,
+                        next: view.next.map(|seq| seq.to_string()),
                     };
                     ok(StatusCode::OK, &requests)
                 }
@@ -389,7 +434,10 @@ pub(crate) fn handle(
             _ => Err(method_not_allowed("GET", method, path)),
         },
         ["relays"] => match *method {
-            Method::GET => super::control_flow::list(state, session_param(parts)?.as_deref()),
+            Method::GET => {
+                let (after, limit) = page_params(parts, super::control_flow::DEFAULT_PAGE)?;
+                super::control_flow::list(state, session_param(parts)?.as_deref(), after, limit)
+            }
             _ => Err(method_not_allowed("GET", method, path)),
         },
         ["relays", token] => match *method {

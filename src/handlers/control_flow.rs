@@ -48,10 +48,16 @@ struct Store {
 #[derive(Serialize)]
 struct RelayList<'a> {
     session: Option<&'a str>,
+    /// Relays in this page.
     count: usize,
     relays: Vec<RelayView<'a>>,
+    /// The cursor of the next page (`?after=`), or null on the last one.
+    next: Option<String>,
     stores: Stores,
 }
+
+/// Relays in a page when the request gives no `limit`.
+pub(crate) const DEFAULT_PAGE: usize = 100;
 
 #[derive(Serialize)]
 struct Stores {
@@ -61,14 +67,21 @@ struct Stores {
     idempotency_keys: Store,
 }
 
-/// `GET /__mock/relays`.
-pub(super) fn list(state: &State, session: Option<&str>) -> Result<HttpResponse, ApiError> {
-    let relays = state.relays.list(session);
+/// `GET /__mock/relays[?session=ID][&limit=N][&after=CURSOR]`: a page of
+/// relays, oldest first.
+pub(super) fn list(
+    state: &State,
+    session: Option<&str>,
+    after: u64,
+    limit: usize,
+) -> Result<HttpResponse, ApiError> {
+    let (relays, next) = state.relays.page(session, after, limit);
     let store = |(count, dropped): (usize, u64)| Store { count, dropped };
     let view = RelayList {
         session,
         count: relays.len(),
         relays: relays.iter().map(view).collect(),
+        next: next.map(|cursor| cursor.to_string()),
         stores: Stores {
             relays: store(state.relays.counts()),
             challenges: store(state.challenges.counts()),

@@ -326,6 +326,8 @@ pub struct JournalView {
     pub requests: Vec<JournalEntry>,
     /// Entries dropped to respect the limits (for the session asked, or overall).
     pub dropped: u64,
+    /// With [`Journal::page`]: the `seq` to continue after, if there are more.
+    pub next: Option<u64>,
 }
 
 impl Journal {
@@ -448,14 +450,27 @@ impl Journal {
 
     /// The entries of one session, or of all, oldest first.
     pub fn view(&self, session: Option<&str>) -> JournalView {
+        self.page(session, 0, usize::MAX)
+    }
+
+    /// At most `limit` entries of one session, or of all, with a `seq`
+    /// after `after`, oldest first; `next` says where the next page starts.
+    pub fn page(&self, session: Option<&str>, after: u64, limit: usize) -> JournalView {
         let e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let slot = session.map(|s| e.sessions.get(s).copied());
-        let requests = e
+        let mut matching = e
             .list
             .iter()
-            .filter(|x| slot.is_none_or(|slot| slot == Some(x.session)))
+            .filter(|x| x.seq > after && slot.is_none_or(|slot| slot == Some(x.session)));
+        let requests: Vec<JournalEntry> = matching
+            .by_ref()
+            .take(limit)
             .map(|x| x.entry(&e.arena))
             .collect();
+        let next = match (requests.last(), matching.next()) {
+            (Some(last), Some(_)) => Some(last.seq),
+            _ => None,
+        };
         let dropped = match session {
             Some(s) => e
                 .sessions
@@ -463,7 +478,11 @@ impl Journal {
                 .map_or(0, |slot| e.counters[*slot].dropped),
             None => e.dropped_total,
         };
-        JournalView { requests, dropped }
+        JournalView {
+            requests,
+            dropped,
+            next,
+        }
     }
 
     /// Forgets the entries (and drop counts) of one session, or of all.

@@ -687,7 +687,7 @@ async fn the_index_lists_every_control_endpoint() {
         .collect();
     for endpoint in [
         "PUT /__mock/scenarios/{name} (TOML body)",
-        "GET /__mock/relays[?session=ID]",
+        "GET /__mock/relays[?session=ID][&limit=N][&after=CURSOR]",
         "GET /__mock/jwks",
     ] {
         assert!(

@@ -266,3 +266,79 @@ mod faults {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
+
+#[tokio::test]
+async fn relays_are_listed_in_pages_that_follow_their_cursor() {
+    let server = TestServer::start().await;
+    let client = Client::new(server.addr());
+    let mut made = Vec::new();
+    for _ in 0..130 {
+        made.push(client.create_relay(AGE21, false, None).await.token);
+    }
+    let addr = server.addr();
+    let get = |path: String| async move { send(addr, "GET", &path, &[], b"").await };
+    let first = get("/__mock/relays".into()).await.json();
+    assert_eq!(first["count"], 100, "the default page");
+    assert_eq!(
+        first["stores"]["relays"]["count"], 130,
+        "the store's count stays"
+    );
+    let cursor = first["next"].as_str().expect("a next cursor").to_string();
+    let second = get(format!("/__mock/relays?limit=1000&after={cursor}"))
+        .await
+        .json();
+    assert_eq!(second["count"], 30);
+    assert!(second["next"].is_null(), "the last page");
+    let listed: Vec<&str> = first["relays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["relays"].as_array().unwrap())
+        .map(|r| r["relay_token"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, made, "every relay once, oldest first");
+    let small = get("/__mock/relays?limit=7".into()).await.json();
+    assert_eq!(small["relays"].as_array().unwrap().len(), 7);
+    for bad in ["limit=0", "limit=1001", "limit=x", "after=soon"] {
+        let reply = get(format!("/__mock/relays?{bad}")).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.text());
+    }
+}
+
+#[tokio::test]
+async fn the_journal_is_listed_in_pages_too() {
+    let server = TestServer::start().await;
+    for _ in 0..5 {
+        server
+            .challenge(r#"{"claim-type":"age_over18_verified"}"#, &[])
+            .await;
+    }
+    let addr = server.addr();
+    let get = |path: String| async move { send(addr, "GET", &path, &[], b"").await.json() };
+    let first = get("/__mock/requests?limit=2".into()).await;
+    assert_eq!(first["count"], 2);
+    let mut seqs: Vec<u64> = first["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    let mut next = first["next"].as_str().map(str::to_string);
+    while let Some(cursor) = next {
+        let page = get(format!("/__mock/requests?limit=2&after={cursor}")).await;
+        seqs.extend(
+            page["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["seq"].as_u64().unwrap()),
+        );
+        next = page["next"].as_str().map(str::to_string);
+    }
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    let whole = get("/__mock/requests".into()).await;
+    assert_eq!(
+        (whole["count"].as_u64(), whole["next"].is_null()),
+        (Some(5), true)
+    );
+}
