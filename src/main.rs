@@ -57,6 +57,20 @@ struct Cli {
     /// `Persona-Mock-Token: TOKEN`.
     #[arg(long, env = "PERSONA_MOCK_CONTROL_TOKEN", value_name = "TOKEN")]
     control_token: Option<String>,
+    /// A host name (besides loopback names) under which the control API and
+    /// the hosted page are served on a loopback address (repeatable; the
+    /// environment variable takes a ','-separated list).
+    #[arg(
+        long = "allowed-host",
+        env = "PERSONA_MOCK_ALLOWED_HOSTS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+    /// Keep API keys whole in the request journal (for local debugging;
+    /// masked to their environment prefix by default).
+    #[arg(long, env = "PERSONA_MOCK_JOURNAL_API_KEYS")]
+    journal_api_keys: bool,
     /// Largest request body, bytes (larger gets 413).
     #[arg(long, env = "PERSONA_MOCK_MAX_BODY_BYTES", value_name = "N")]
     max_body_bytes: Option<u64>,
@@ -179,6 +193,10 @@ fn main() -> ExitCode {
         if let Some(value) = value {
             settings.limits.set(limit, value);
         }
+    }
+    settings.allowed_hosts.extend(cli.allowed_hosts);
+    if cli.journal_api_keys {
+        settings.mask_api_keys = false;
     }
     if let Some(token) = cli.control_token {
         settings.control_token = Some(token);

@@ -199,6 +199,9 @@ pub struct State {
     pub(crate) cors: Option<CorsOrigins>,
     /// The origins configured (empty: any on loopback, none elsewhere).
     cors_setting: Vec<String>,
+    /// Host names the control API and hosted page answer to on loopback,
+    /// besides loopback names and addresses.
+    pub(crate) allowed_hosts: Vec<String>,
     /// Time for lifetimes and windows (a manual clock in tests).
     pub(crate) clock: Arc<dyn Clock>,
     /// How long a challenge can back tokens.
@@ -306,6 +309,7 @@ impl State {
             ),
             cors: cors_for(&settings.cors_origins, true),
             cors_setting: settings.cors_origins.clone(),
+            allowed_hosts: settings.allowed_hosts.clone(),
             clock: clock.clone(),
             challenge_lifetime: settings.challenge_lifetime,
             relay_settings: settings.relays,
@@ -349,6 +353,12 @@ impl State {
     /// loopback address and none elsewhere.
     pub fn set_cors_for_address(&mut self, address: std::net::SocketAddr) {
         self.cors = cors_for(&self.cors_setting, address.ip().is_loopback());
+    }
+
+    /// The origins configured by name (not `"*"`): the only other sites
+    /// whose pages may use the control API and the hosted page.
+    pub(crate) fn cors_origins(&self) -> impl Iterator<Item = &String> {
+        self.cors_setting.iter().filter(|o| *o != "*")
     }
 
     /// Wall time as Unix seconds, moved by the state's clock (a manual
@@ -399,6 +409,7 @@ impl State {
             control: _,
             cors: _,
             cors_setting: _,
+            allowed_hosts: _,
             clock: _,
             challenge_lifetime: _,
             relay_settings: _,

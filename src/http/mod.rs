@@ -13,6 +13,7 @@ mod router;
 mod script;
 pub(crate) mod server;
 mod session;
+mod site;
 mod stop;
 mod timer;
 
@@ -94,7 +95,10 @@ fn answer<'a>(
         Err(error) => return Answer::now(guard(state, parts, |_| Err(error))),
     };
     if control::is_control_path(parts.uri.path()) {
-        let response = guard(state, parts, |_| control::handle(state, parts, &body));
+        let response = guard(state, parts, |_| {
+            site::check(state, parts, &heads)?;
+            control::handle(state, parts, &body)
+        });
         if parts.method != hyper::Method::GET && parts.method != hyper::Method::HEAD {
             tracing::info!(
                 method = %parts.method,
@@ -107,7 +111,10 @@ fn answer<'a>(
         return Answer::now(response);
     }
     if hosted::is_hosted_path(parts.uri.path()) {
-        return Answer::now(guard(state, parts, |_| hosted::handle(state, parts, &body)));
+        return Answer::now(guard(state, parts, |_| {
+            site::check(state, parts, &heads)?;
+            hosted::handle(state, parts, &body)
+        }));
     }
     if let Some(response) = cors::preflight(state, parts) {
         return Answer::now(guard(state, parts, |_| Ok(response)));

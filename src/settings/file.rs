@@ -92,6 +92,7 @@ const TOP_KEYS: &[&str] = &[
     "idempotency-ttl-s",
     "relays",
     "cors-origins",
+    "allowed-hosts",
 ];
 
 impl<'a> Reader<'a> {
@@ -202,6 +203,11 @@ impl<'a> Reader<'a> {
                 "cors-origins" => {
                     if let Some(list) = self.strings(value, "cors-origins") {
                         s.cors_origins = list;
+                    }
+                }
+                "allowed-hosts" => {
+                    if let Some(list) = self.strings(value, "allowed-hosts") {
+                        s.allowed_hosts = list;
                     }
                 }
                 "limits" => self.limits(value, s),
@@ -457,6 +463,10 @@ impl<'a> Reader<'a> {
                     enabled = self.boolean(value, "journal.enabled").unwrap_or(true);
                     continue;
                 }
+                "mask-api-keys" => {
+                    s.mask_api_keys = self.boolean(value, "journal.mask-api-keys").unwrap_or(true);
+                    continue;
+                }
                 "per-session" => (&mut limits.per_session, "journal.per-session"),
                 "total" => (&mut limits.total, "journal.total"),
                 "body-bytes" => (&mut limits.body_bytes, "journal.body-bytes"),
@@ -464,7 +474,13 @@ impl<'a> Reader<'a> {
                     self.unknown(
                         key,
                         other,
-                        &["enabled", "per-session", "total", "body-bytes"],
+                        &[
+                            "enabled",
+                            "mask-api-keys",
+                            "per-session",
+                            "total",
+                            "body-bytes",
+                        ],
                     );
                     continue;
                 }

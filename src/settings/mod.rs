@@ -127,6 +127,13 @@ pub struct Settings {
     /// Browser origins that may call the API (`"*"` for any); empty means
     /// any when listening on loopback, none elsewhere.
     pub cors_origins: Vec<String>,
+    /// Host names, besides loopback names and addresses, under which the
+    /// control API and hosted page are served on a loopback address (no
+    /// control token); any other `Host` is refused there (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Whether the journal masks API keys (`Authorization: Bearer …` and
+    /// sessions named by a key) to their environment prefix.
+    pub mask_api_keys: bool,
 }
 
 /// The hash of RSA-OAEP for encrypted claim payloads (Persona does not
@@ -200,6 +207,8 @@ impl Default for Settings {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             relays: RelaySettings::default(),
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            mask_api_keys: true,
         }
     }
 }
@@ -355,6 +364,23 @@ impl Settings {
                     "cors-origins entry",
                     format!(
                         "{origin:?} is not an origin: write scheme://host[:port] (no path, no trailing /), or \"*\""
+                    ),
+                );
+            }
+        }
+        for host in &self.allowed_hosts {
+            let ok = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+            if !ok {
+                fail(
+                    "allowed-hosts",
+                    Some(host),
+                    "allowed-hosts entry",
+                    format!(
+                        "{host:?} is not a host name: write a name or address without scheme or port, like \"persona-mock\""
                     ),
                 );
             }
@@ -742,7 +768,7 @@ mod tests {
                 "mock.toml:1:11: unknown variant `rfc`, expected one of `reference`, `rfc9578`, `persona-sdk`",
                 "mock.toml:2:8: seed must be a whole number (got string)",
                 "mock.toml:3:15: issuer-name \"a/b\" is not a host name: use host or host:port (letters, digits, '-', '.', ':'), at most 255 characters",
-                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`, `cors-origins`",
+                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`, `cors-origins`, `allowed-hosts`",
                 "mock.toml:6:15: limits.max-headers must be from 1 to 1000 (got 0)",
                 "mock.toml:8:12: rate-limit.window-s must be at least 1",
             ]

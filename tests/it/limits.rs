@@ -275,7 +275,7 @@ async fn every_endpoint_answers_a_stalled_body_with_a_persona_408() {
         tokio::spawn(async move {
             let mut stream = TcpStream::connect(addr).await.unwrap();
             let head = format!(
-                "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{{\"res"
+                "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{{\"res"
             );
             stream.write_all(head.as_bytes()).await.unwrap();
             let mut buffer = Vec::new();

@@ -342,3 +342,230 @@ async fn the_journal_is_listed_in_pages_too() {
         (Some(5), true)
     );
 }
+
+mod sites {
+    use crate::client::Client;
+    use crate::support::{Reply, TestServer, send, send_raw};
+    use persona_mock::{MockServer, Settings};
+    use std::net::SocketAddr;
+
+    /// A request as a browser sends it: with the `Host` it was addressed to.
+    async fn send_as(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        host: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        send_raw(addr, head.as_bytes()).await.expect("a response")
+    }
+
+    async fn journal_count(addr: SocketAddr) -> u64 {
+        send(addr, "GET", "/__mock/requests", &[], b"").await.json()["count"]
+            .as_u64()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_of_another_site_cannot_reset_the_mock_or_complete_a_relay() {
+        let server = TestServer::start().await;
+        let addr = server.addr();
+        server
+            .challenge(r#"{"claim-type":"age_over18_verified"}"#, &[])
+            .await;
+        let evil = [
+            ("Origin", "https://evil.example"),
+            ("Content-Type", "text/plain"),
+        ];
+        let host = addr.to_string();
+        let reset = send_as(addr, "POST", "/__mock/reset", &host, &evil, "").await;
+        assert_eq!(reset.status, 403, "{}", reset.text());
+        assert!(reset.text().contains("another site"), "{}", reset.text());
+        assert_eq!(journal_count(addr).await, 1, "nothing was reset");
+        let upload = send_as(
+            addr,
+            "PUT",
+            "/__mock/scenarios/x",
+            &host,
+            &evil,
+            "[[step]]\nstatus = 500\n",
+        )
+        .await;
+        assert_eq!(upload.status, 403);
+        let relay = Client::new(addr)
+            .create_relay("age_over21_verified", false, None)
+            .await;
+        let body = format!(r#"{{"token":"{}","result":"failed"}}"#, relay.session_token);
+        let complete = send_as(addr, "POST", "/relay/complete", &host, &evil, &body).await;
+        assert_eq!(complete.status, 403);
+        // The page's own origin, and curl without one, are served.
+        let own = format!("http://{host}");
+        let same = send_as(
+            addr,
+            "POST",
+            "/relay/complete",
+            &host,
+            &[("Origin", &own)],
+            &body,
+        )
+        .await;
+        assert_eq!(same.status, 200, "{}", same.text());
+        let plain = send_as(addr, "POST", "/__mock/reset", &host, &[], "").await;
+        assert_eq!(plain.status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_configured_origin_may_use_the_control_api() {
+        let server = TestServer::with(MockServer::builder().settings(Settings {
+            cors_origins: vec!["http://localhost:3000".into()],
+            ..Settings::default()
+        }))
+        .await;
+        let addr = server.addr();
+        let allowed = send_as(
+            addr,
+            "POST",
+            "/__mock/reset",
+            &addr.to_string(),
+            &[("Origin", "http://localhost:3000")],
+            "",
+        )
+        .await;
+        assert_eq!(allowed.status, 200, "{}", allowed.text());
+        let other = send_as(
+            addr,
+            "POST",
+            "/__mock/reset",
+            &addr.to_string(),
+            &[("Origin", "http://localhost:3001")],
+            "",
+        )
+        .await;
+        assert_eq!(other.status, 403);
+    }
+
+    #[tokio::test]
+    async fn on_loopback_a_foreign_host_is_refused_unless_allowed() {
+        let server = TestServer::start().await;
+        let addr = server.addr();
+        let port = addr.port();
+        let rebound = format!("attacker.example:{port}");
+        let journal = send_as(addr, "GET", "/__mock/requests", &rebound, &[], "").await;
+        assert_eq!(journal.status, 403, "{}", journal.text());
+        assert!(
+            journal.text().contains("allowed-hosts"),
+            "{}",
+            journal.text()
+        );
+        let relays = send_as(addr, "GET", "/__mock/relays", &rebound, &[], "").await;
+        assert_eq!(relays.status, 403);
+        let page = send_as(
+            addr,
+            "GET",
+            "/relay?relay-session-access-token=x",
+            &rebound,
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(page.status, 403);
+        assert_eq!(
+            send_as(addr, "GET", "/__mock/health", &rebound, &[], "")
+                .await
+                .status,
+            200
+        );
+        for host in [
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ] {
+            let reply = send_as(addr, "GET", "/__mock/requests", &host, &[], "").await;
+            assert_eq!(reply.status, 200, "{host}");
+        }
+        // The API itself answers any Host.
+        let api = send_as(
+            addr,
+            "POST",
+            "/api/privacy/v1/relays/challenge",
+            &rebound,
+            &[],
+            r#"{"claim-type":"age_over18_verified"}"#,
+        )
+        .await;
+        assert_eq!(api.status, 200);
+
+        let named = TestServer::with(MockServer::builder().settings(Settings {
+            allowed_hosts: vec!["persona-mock".into()],
+            ..Settings::default()
+        }))
+        .await;
+        let host = format!("persona-mock:{}", named.addr().port());
+        let reply = send_as(named.addr(), "GET", "/__mock/requests", &host, &[], "").await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+
+    #[tokio::test]
+    async fn beyond_loopback_a_compose_service_name_works_with_the_token() {
+        let token = "s3cret-token";
+        let server = TestServer::with(MockServer::builder().host("0.0.0.0").settings(Settings {
+            control_token: Some(token.into()),
+            ..Settings::default()
+        }))
+        .await;
+        let local: SocketAddr = ([127, 0, 0, 1], server.addr().port()).into();
+        let host = format!("persona-mock:{}", local.port());
+        let control = send_as(
+            local,
+            "GET",
+            "/__mock/requests",
+            &host,
+            &[("Persona-Mock-Token", token)],
+            "",
+        )
+        .await;
+        assert_eq!(control.status, 200, "{}", control.text());
+        let relay = send_as(
+            local,
+            "POST",
+            "/api/privacy/v1/relays",
+            &host,
+            &[],
+            r#"{"claim-type":"age_over21_verified","encryption-key-pem":null}"#,
+        )
+        .await;
+        assert_eq!(relay.status, 201);
+        let token = relay.json()["relay-session-access-token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let page = send_as(
+            local,
+            "GET",
+            &format!("/relay?relay-session-access-token={token}"),
+            &host,
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let body = format!(r#"{{"token":"{token}","result":"failed"}}"#);
+        let origin = format!("http://{host}");
+        let complete = send_as(
+            local,
+            "POST",
+            "/relay/complete",
+            &host,
+            &[("Origin", &origin)],
+            &body,
+        )
+        .await;
+        assert_eq!(complete.status, 200, "{}", complete.text());
+    }
+}
