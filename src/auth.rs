@@ -111,6 +111,59 @@ impl Authenticator {
     }
 }
 
+/// An API key as logs and the journal show it: its environment prefix
+/// (`persona_sandbox_`, `persona_production_`, or none) and, instead of the
+/// rest, the first 8 hex digits of the key's SHA-256, so requests with one
+/// key can be told from another's without the key being kept.
+pub(crate) fn mask_api_key(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let prefix = ["persona_sandbox_", "persona_production_"]
+        .into_iter()
+        .find(|p| key.starts_with(p))
+        .unwrap_or("");
+    let digest = Sha256::digest(key.as_bytes());
+    format!(
+        "{prefix}[masked:{}]",
+        crate::privacypass::hex::encode(&digest[..4])
+    )
+}
+
+/// An `Authorization` value with its credential masked
+/// ([`mask_api_key`]), unless it is a Privacy Pass token (`PrivateToken`:
+/// the mock's own, and what a test inspects); `None` if it needs no mask.
+pub(crate) fn mask_authorization(value: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(value);
+    let (scheme, credential) = text.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("privatetoken") || credential.trim().is_empty() {
+        return None;
+    }
+    Some(format!("{scheme} {}", mask_api_key(credential.trim())))
+}
+
+/// `text` with every `persona_sandbox_…` or `persona_production_…` key in
+/// it masked ([`mask_api_key`]): for log lines that quote a query.
+pub(crate) fn mask_keys_in(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("persona_sandbox_") && !text.contains("persona_production_") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["persona_sandbox_", "persona_production_"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        let key_len = rest[at..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len() - at);
+        out.push_str(&mask_api_key(&rest[at..at + key_len]));
+        rest = &rest[at + key_len..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Whether `key` is `prefix` followed by at least one character.
 fn prefixed(key: &str, prefix: &str) -> bool {
     key.len() > prefix.len() && key.starts_with(prefix)
@@ -257,6 +310,27 @@ pub fn rate_limit_details(limit: u32, window: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_keys_keep_their_environment_and_no_more() {
+        let key = "persona_sandbox_4f1c2a9e8b7d6c5e4f3a2b1c";
+        let masked = mask_api_key(key);
+        assert!(masked.starts_with("persona_sandbox_[masked:"), "{masked}");
+        assert!(!masked.contains("4f1c2a9e"), "{masked}");
+        assert_eq!(masked, mask_api_key(key), "one key, one mask");
+        assert_ne!(masked, mask_api_key("persona_sandbox_other"));
+        assert!(mask_api_key("my-own-key").starts_with("[masked:"));
+        assert_eq!(
+            mask_authorization(format!("Bearer {key}").as_bytes()),
+            Some(format!("Bearer {masked}"))
+        );
+        assert_eq!(mask_authorization(b"PrivateToken token=abc"), None);
+        assert_eq!(
+            mask_keys_in(&format!("session={key}&x=1")),
+            format!("session={masked}&x=1")
+        );
+        assert_eq!(mask_keys_in("session=s1"), "session=s1");
+    }
     use crate::clock::ManualClock;
 
     fn authenticator(keys: &[(&str, Environment)], accept_prefixed: bool) -> Authenticator {

@@ -199,6 +199,8 @@ pub struct State {
     pub(crate) cors: Option<CorsOrigins>,
     /// The origins configured (empty: any on loopback, none elsewhere).
     cors_setting: Vec<String>,
+    /// Whether the journal and logs mask API keys.
+    pub(crate) mask_api_keys: bool,
     /// Host names the control API and hosted page answer to on loopback,
     /// besides loopback names and addresses.
     pub(crate) allowed_hosts: Vec<String>,
@@ -310,6 +312,7 @@ impl State {
             cors: cors_for(&settings.cors_origins, true),
             cors_setting: settings.cors_origins.clone(),
             allowed_hosts: settings.allowed_hosts.clone(),
+            mask_api_keys: settings.mask_api_keys,
             clock: clock.clone(),
             challenge_lifetime: settings.challenge_lifetime,
             relay_settings: settings.relays,
@@ -353,6 +356,36 @@ impl State {
     /// loopback address and none elsewhere.
     pub fn set_cors_for_address(&mut self, address: std::net::SocketAddr) {
         self.cors = cors_for(&self.cors_setting, address.ip().is_loopback());
+    }
+
+    /// How the journal and logs name a request's session: a session named
+    /// by the request's API key is masked ([`crate::auth::mask_api_key`]).
+    pub(crate) fn shown_session<'a>(
+        &self,
+        session: &'a str,
+        authorization: Option<&HeaderValue>,
+    ) -> std::borrow::Cow<'a, str> {
+        let bearer = authorization
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .map(|(_, key)| key.trim());
+        if self.mask_api_keys && bearer == Some(session) {
+            std::borrow::Cow::Owned(crate::auth::mask_api_key(session))
+        } else {
+            std::borrow::Cow::Borrowed(session)
+        }
+    }
+
+    /// The journal's name for a session a control request asks about: as
+    /// given if the journal has it, else masked as a session named by an
+    /// API key is kept.
+    pub(crate) fn journal_session<'a>(&self, session: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.journal {
+            Some(journal) if self.mask_api_keys && !journal.has_session(session) => {
+                std::borrow::Cow::Owned(crate::auth::mask_api_key(session))
+            }
+            _ => std::borrow::Cow::Borrowed(session),
+        }
     }
 
     /// The origins configured by name (not `"*"`): the only other sites
@@ -410,6 +443,7 @@ impl State {
             cors: _,
             cors_setting: _,
             allowed_hosts: _,
+            mask_api_keys: _,
             clock: _,
             challenge_lifetime: _,
             relay_settings: _,
@@ -424,7 +458,7 @@ impl State {
         sessions.reset(session);
         limiter.reset(session);
         if let Some(journal) = journal {
-            journal.clear(session);
+            journal.clear(session.map(|s| self.journal_session(s)).as_deref());
         }
         if session.is_none() {
             unmatched.clear();

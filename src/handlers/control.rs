@@ -308,7 +308,8 @@ pub(crate) fn handle(
             match *method {
                 Method::GET => {
                     let (after, limit) = page_params(parts, DEFAULT_PAGE)?;
-                    let view = journal.page(session.as_deref(), after, limit);
+                    let name = session.as_deref().map(|s| state.journal_session(s));
+                    let view = journal.page(name.as_deref(), after, limit);
                     let requests = Requests {
                         session: session.as_deref(),
                         count: view.requests.len(),
@@ -319,7 +320,12 @@ pub(crate) fn handle(
                     ok(StatusCode::OK, &requests)
                 }
                 Method::DELETE => {
-                    journal.clear(session.as_deref());
+                    journal.clear(
+                        session
+                            .as_deref()
+                            .map(|s| state.journal_session(s))
+                            .as_deref(),
+                    );
                     ok(
                         StatusCode::OK,
                         &Status {

@@ -74,7 +74,7 @@ pub fn respond(state: &State, parts: &Parts, body: RequestBody) -> Answer {
     tracing::debug!(
         method = %parts.method,
         path = parts.uri.path(),
-        session = script.session.as_deref().unwrap_or(""),
+        session = &*state.shown_session(script.session.as_deref().unwrap_or(""), parts.headers.get(hyper::header::AUTHORIZATION)),
         scenario = script.scenario.as_deref().unwrap_or(""),
         step = script.step.unwrap_or(0),
         status = answer.response.status().as_u16(),
@@ -103,7 +103,7 @@ fn answer<'a>(
             tracing::info!(
                 method = %parts.method,
                 path = parts.uri.path(),
-                query = parts.uri.query().unwrap_or(""),
+                query = &*crate::auth::mask_keys_in(parts.uri.query().unwrap_or("")),
                 status = response.status().as_u16(),
                 "control action"
             );
@@ -136,11 +136,36 @@ fn answer<'a>(
     }
     cors::decorate(state, heads.origin, headers);
     if let Some(journal) = &state.journal {
+        // API keys are kept masked: in the Authorization header, and as the
+        // name of a session the key names.
+        let masked = heads
+            .authorization
+            .filter(|_| state.mask_api_keys)
+            .and_then(|value| crate::auth::mask_authorization(value.as_bytes()))
+            .map(|masked| {
+                let mut headers = parts.headers.clone();
+                headers.insert(
+                    hyper::header::AUTHORIZATION,
+                    hyper::header::HeaderValue::from_str(&masked)
+                        .unwrap_or(hyper::header::HeaderValue::from_static("[masked]")),
+                );
+                let len = Record::packed_len(&headers);
+                (headers, len)
+            });
+        let (headers, headers_len) = match &masked {
+            Some((headers, len)) => (headers, *len),
+            None => (&parts.headers, heads.packed_len),
+        };
+        let session = state.shown_session(
+            script.session.as_deref().unwrap_or(DEFAULT_SESSION),
+            heads.authorization,
+        );
         journal.record(journal_record(
             journal.limits(),
             state.wall_time(script.now),
             parts,
-            heads.packed_len,
+            (headers, headers_len),
+            &session,
             body.as_ref().map(|body| &body.bytes()[..]),
             script,
             &response,
@@ -341,11 +366,13 @@ fn unread_body(state: &State, body: Option<RequestBody>) -> ApiError {
 }
 
 /// The journal's record of one request and its answer.
+#[allow(clippy::too_many_arguments)]
 fn journal_record<'a>(
     limits: JournalLimits,
     time: std::time::SystemTime,
     parts: &'a Parts,
-    headers_len: usize,
+    (headers, headers_len): (&'a hyper::HeaderMap, usize),
+    session: &'a str,
     body: Option<&'a [u8]>,
     script: &'a Script<'_>,
     response: &'a HttpResponse,
@@ -361,9 +388,9 @@ fn journal_record<'a>(
         response.status().as_u16(),
         time,
         RecordText {
-            session: script.session.as_deref().unwrap_or(DEFAULT_SESSION),
+            session,
             path: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-            headers: &parts.headers,
+            headers,
             headers_len,
             body: &body[..kept],
             response_headers: response.headers(),

@@ -448,6 +448,12 @@ impl Journal {
         crate::prefetch::for_write(self.next[1].load(Ordering::Relaxed), size_of::<Kept>());
     }
 
+    /// Whether the journal has entries (kept or dropped) of `session`.
+    pub fn has_session(&self, session: &str) -> bool {
+        let e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        e.sessions.contains_key(session)
+    }
+
     /// The entries of one session, or of all, oldest first.
     pub fn view(&self, session: Option<&str>) -> JournalView {
         self.page(session, 0, usize::MAX)

@@ -569,3 +569,80 @@ mod sites {
         assert_eq!(complete.status, 200, "{}", complete.text());
     }
 }
+
+mod masking {
+    use crate::client::{Client, ISSUE};
+    use crate::support::{TestServer, send};
+    use persona_mock::{MockServer, Settings};
+
+    const KEY: &str = "persona_sandbox_9d2f41c07be85a36e1d4";
+
+    async fn issue_with_key(server: &TestServer) {
+        let client = Client::new(server.addr());
+        let issued = client.challenge("age_over18_verified", false).await;
+        let body = format!(
+            r#"{{"blinded-token":"AA","key-id":"{}"}}"#,
+            issued.token_key_id
+        );
+        let auth = format!("Bearer {KEY}");
+        // No Persona-Mock-Session: the key names the session.
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        send(server.addr(), "POST", ISSUE, &headers, body.as_bytes()).await;
+    }
+
+    #[tokio::test]
+    async fn the_journal_keeps_api_keys_masked_to_their_environment() {
+        let server = TestServer::start().await;
+        issue_with_key(&server).await;
+        let journal = send(server.addr(), "GET", "/__mock/requests", &[], b"").await;
+        assert!(!journal.text().contains("9d2f41c0"), "{}", journal.text());
+        let entry = journal.json()["requests"][1].clone();
+        assert_eq!(entry["path"], ISSUE);
+        let authorization = entry["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == "authorization")
+            .map(|h| h[1].as_str().unwrap().to_string())
+            .unwrap();
+        assert!(
+            authorization.starts_with("Bearer persona_sandbox_[masked:"),
+            "{authorization}"
+        );
+        assert!(
+            entry["session"]
+                .as_str()
+                .unwrap()
+                .starts_with("persona_sandbox_[masked:")
+        );
+        // The key still names its session in the control API.
+        let path = format!("/__mock/requests?session={KEY}");
+        let by_key = send(server.addr(), "GET", &path, &[], b"").await.json();
+        assert_eq!(by_key["count"], 1);
+        send(
+            server.addr(),
+            "POST",
+            &format!("/__mock/reset?session={KEY}"),
+            &[],
+            b"",
+        )
+        .await;
+        let after = send(server.addr(), "GET", &path, &[], b"").await.json();
+        assert_eq!(after["count"], 0, "the key's session was reset");
+    }
+
+    #[tokio::test]
+    async fn masking_can_be_turned_off_for_local_debugging() {
+        let server = TestServer::with(MockServer::builder().settings(Settings {
+            mask_api_keys: false,
+            ..Settings::default()
+        }))
+        .await;
+        issue_with_key(&server).await;
+        let journal = send(server.addr(), "GET", "/__mock/requests", &[], b"").await;
+        assert!(journal.text().contains(&format!("Bearer {KEY}")));
+    }
+}
