@@ -197,4 +197,10 @@ async fn the_readme_relay_example_is_what_seed_7_creates_first() {
         "{expected}"
     );
     assert!(text.contains(&format!("/api/privacy/v1/relays/{token}/generate-claim")));
+    let session_token = json["relay-session-access-token"].as_str().unwrap();
+    let header = session_token.split('.').next().unwrap();
+    assert!(
+        expected.contains(&format!(r#""relay-session-access-token":"{header}."#)),
+        "the seeded session token's header: {expected}"
+    );
 }
