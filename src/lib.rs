@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! persona-mock: a standalone mock of Persona's Relay / Privacy Pass API.
 //!
 //! It serves the Relay flow of Persona's API reference (create relay,
@@ -44,7 +45,6 @@ pub(crate) mod http;
 pub(crate) mod ids;
 pub(crate) mod journal;
 pub(crate) mod keys;
-pub(crate) mod prefetch;
 pub mod privacypass;
 pub(crate) mod profile;
 pub(crate) mod scenario;

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The `persona-mock` binary: flags, logging, the ready line, signals.
 //! Everything else lives in the library.
 

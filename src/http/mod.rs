@@ -124,9 +124,6 @@ fn answer<'a>(
         other => (None, Some(other)),
     };
     script.now = state.clock.now();
-    if let Some(journal) = &state.journal {
-        journal.warm();
-    }
     let mut response = guard(state, parts, |extra| {
         api(state, parts, &heads, body.as_ref(), unread, extra, script)
     });

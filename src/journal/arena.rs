@@ -69,13 +69,6 @@ impl Arena {
         start
     }
 
-    /// The address the next text will be written at (unless it wraps), for
-    /// a cache hint.
-    pub(super) fn next_address(&self) -> usize {
-        let at = (self.head % self.ring.len() as u64) as usize;
-        self.ring.as_ptr() as usize + at
-    }
-
     /// The ring's size in bytes.
     #[cfg(test)]
     pub(super) fn size(&self) -> usize {

@@ -7,7 +7,6 @@ use crate::scenario::Fault;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 mod arena;
@@ -304,19 +303,12 @@ impl Entries {
     }
 }
 
-/// Bytes of the next record's text warmed ahead: a challenge's record is
-/// about 250.
-const WARM_TEXT: usize = 320;
-
 /// The journal. The lock is held only to add, read or clear entries.
 pub struct Journal {
     /// The limits.
     limits: JournalLimits,
     /// The entries.
     entries: Mutex<Entries>,
-    /// Where the next record's text and its entry will be written (addresses,
-    /// possibly stale): [`Journal::warm`] brings them into the cache.
-    next: [AtomicUsize; 2],
 }
 
 /// What `GET /__mock/requests` shows.
@@ -336,7 +328,6 @@ impl Journal {
         Journal {
             limits,
             entries: Mutex::new(Entries::default()),
-            next: Default::default(),
         }
     }
 
@@ -430,22 +421,6 @@ impl Journal {
             owner.dropped += 1;
             *dropped_total += 1;
         }
-        let text = arena.next_address();
-        let entry = list
-            .back()
-            .map_or(0, |k| std::ptr::from_ref(k) as usize + size_of::<Kept>());
-        self.next[0].store(text, Ordering::Relaxed);
-        self.next[1].store(entry, Ordering::Relaxed);
-    }
-
-    /// Starts bringing the memory the next record goes to into the cache.
-    /// The journal cycles through hundreds of KiB, so those lines are cold,
-    /// and a record's stores to them stalled the lock's release (about 1%
-    /// of the server's CPU per request); warmed at the start of a request,
-    /// their misses overlap the handler's work.
-    pub fn warm(&self) {
-        crate::prefetch::for_write(self.next[0].load(Ordering::Relaxed), WARM_TEXT);
-        crate::prefetch::for_write(self.next[1].load(Ordering::Relaxed), size_of::<Kept>());
     }
 
     /// Whether the journal has entries (kept or dropped) of `session`.
