@@ -1,9 +1,6 @@
 //! Time as the rate limiter sees it: the real monotonic clock, or a manual
-//! one that tests move forward instead of sleeping. The system clock's
-//! reading is also lent to a connection's timer for the rest of the poll
-//! that made it (`within_poll`), so a request reads the clock once.
+//! one that tests move forward instead of sleeping.
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -37,37 +34,8 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn now(&self) -> Duration {
-        let now = Instant::now();
-        RECENT.with(|recent| recent.set(Some(now)));
-        now.saturating_duration_since(self.start)
+        self.start.elapsed()
     }
-}
-
-thread_local! {
-    /// The instant [`SystemClock::now`] last read on this thread, kept while
-    /// one connection's task is polled (see [`within_poll`]).
-    static RECENT: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Polls with `poll`, during which the connection's timer may use an
-/// instant the system clock read in the same poll instead of reading the
-/// clock again: a request's handler reads the clock, and hyper asks the
-/// timer for the time as soon as the response is written, to time the next
-/// request's head. Readings never outlive the poll, so the timer is never
-/// handed one older than the poll's own work.
-pub(crate) fn within_poll<T>(poll: impl FnOnce() -> T) -> T {
-    RECENT.with(|recent| recent.set(None));
-    let polled = poll();
-    RECENT.with(|recent| recent.set(None));
-    polled
-}
-
-/// The instant the system clock read during this poll, if it did (it is
-/// then forgotten), or the clock read now.
-pub(crate) fn recent_instant() -> Instant {
-    RECENT
-        .with(|recent| recent.take())
-        .unwrap_or_else(Instant::now)
 }
 
 /// A clock that only moves when told to; clones share the same time.
@@ -129,44 +97,4 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PAUSE: Duration = Duration::from_millis(5);
-
-    #[test]
-    fn within_a_poll_the_timer_is_given_the_clocks_reading() {
-        let clock = SystemClock::new();
-        let (read, given) = within_poll(|| {
-            let read = clock.now();
-            std::thread::sleep(PAUSE);
-            (read, recent_instant())
-        });
-        assert_eq!(given.duration_since(clock.start), read);
-    }
-
-    #[test]
-    fn a_reading_is_given_once_and_never_after_its_poll() {
-        let clock = SystemClock::new();
-        within_poll(|| {
-            clock.now();
-        });
-        std::thread::sleep(PAUSE);
-        let before = Instant::now();
-        assert!(
-            within_poll(recent_instant) >= before,
-            "an older poll's reading"
-        );
-        within_poll(|| {
-            clock.now();
-            let first = recent_instant();
-            std::thread::sleep(PAUSE);
-            let before = Instant::now();
-            assert!(first < before);
-            assert!(recent_instant() >= before, "the reading was given twice");
-        });
-    }
 }

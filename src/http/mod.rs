@@ -15,7 +15,6 @@ pub(crate) mod server;
 mod session;
 mod site;
 mod stop;
-mod timer;
 
 pub use session::DEFAULT_SESSION;
 

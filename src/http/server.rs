@@ -3,7 +3,6 @@
 //! Rust tests use.
 
 use super::stop::Stopping;
-use super::timer::{ConnectionTimer, TimerSlot, poll_with};
 use super::{Answer, respond};
 use crate::api::ApiError;
 use crate::api::body::RequestBody;
@@ -306,7 +305,7 @@ fn spawn_connection(
     };
     let connection = http
         .clone()
-        .timer(ConnectionTimer)
+        .timer(hyper_util::rt::TokioTimer::new())
         .serve_connection(TokioIo::new(stream), service);
     let mut stop = served.stopping.signal();
     tokio::spawn(async move {
@@ -314,25 +313,22 @@ fn spawn_connection(
         let mut stopped = false;
         let mut shut = false;
         let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        let mut timer = TimerSlot::default();
         let ended = std::future::poll_fn(|cx| {
-            poll_with(&mut timer, || {
-                if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
-                    stopped = true;
+            if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
+                stopped = true;
+            }
+            if stopped && !shut {
+                let waited = grace
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(FIRST_REQUEST_GRACE)))
+                    .as_mut()
+                    .poll(cx)
+                    .is_ready();
+                if waited || place.has_requests() {
+                    shut = true;
+                    connection.as_mut().graceful_shutdown();
                 }
-                if stopped && !shut {
-                    let waited = grace
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(FIRST_REQUEST_GRACE)))
-                        .as_mut()
-                        .poll(cx)
-                        .is_ready();
-                    if waited || place.has_requests() {
-                        shut = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                }
-                connection.as_mut().poll(cx)
-            })
+            }
+            connection.as_mut().poll(cx)
         })
         .await;
         if let Err(error) = ended {
