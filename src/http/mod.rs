@@ -14,7 +14,6 @@ mod script;
 pub(crate) mod server;
 mod session;
 mod site;
-mod stop;
 
 pub use session::DEFAULT_SESSION;
 

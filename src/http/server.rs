@@ -2,7 +2,6 @@
 //! bodies within the limit, graceful shutdown, and the in-process handle
 //! Rust tests use.
 
-use super::stop::Stopping;
 use super::{Answer, respond};
 use crate::api::ApiError;
 use crate::api::body::RequestBody;
@@ -202,15 +201,13 @@ impl BoundServer {
             })
         });
         // Tells connections to finish their request and close, and requests
-        // that hang on purpose to give up, when shutdown starts.
-        let stopping = Arc::new(Stopping::default());
+        // that wait on a scripted fault to give up, when shutdown starts.
+        let (stopping, _) = tokio::sync::watch::channel(false);
         let limits = app.limits();
         let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-        // What each request's future holds: one reference count to move
-        // per request instead of two.
         let served = Arc::new(Served {
             app: app.clone(),
-            stopping: stopping.clone(),
+            stopping,
             slots: slots.clone(),
             waiting: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
         });
@@ -263,7 +260,7 @@ impl BoundServer {
         if let Some(reloader) = reloader {
             reloader.abort();
         }
-        stopping.stop();
+        served.stopping.send_replace(true);
         let every_slot = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
         let every_place = async {
             let _ = slots.acquire_many(every_slot).await;
@@ -307,14 +304,18 @@ fn spawn_connection(
         .clone()
         .timer(hyper_util::rt::TokioTimer::new())
         .serve_connection(TokioIo::new(stream), service);
-    let mut stop = served.stopping.signal();
+    let mut stopping = served.stopping.subscribe();
     tokio::spawn(async move {
+        let stop = async move {
+            let _ = stopping.wait_for(|stopped| *stopped).await;
+        };
+        let mut stop = std::pin::pin!(stop);
         let mut connection = std::pin::pin!(connection);
         let mut stopped = false;
         let mut shut = false;
         let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
         let ended = std::future::poll_fn(|cx| {
-            if !stopped && Pin::new(&mut stop).poll(cx).is_ready() {
+            if !stopped && stop.as_mut().poll(cx).is_ready() {
                 stopped = true;
             }
             if stopped && !shut {
@@ -353,7 +354,8 @@ impl std::error::Error for ScriptedFault {}
 /// What the requests of a server share.
 struct Served {
     app: Arc<State>,
-    stopping: Arc<Stopping>,
+    /// Becomes true when shutdown starts.
+    stopping: tokio::sync::watch::Sender<bool>,
     /// The connections' places (`max-connections` of them).
     slots: Arc<tokio::sync::Semaphore>,
     /// Places for requests waiting on a scripted `hang` or `delay`, which
@@ -482,7 +484,7 @@ async fn scripted(
         };
         let stopped = tokio::select! {
             _ = tokio::time::sleep(wait) => false,
-            _ = served.stopping.signal() => true,
+            _ = stopped(&served.stopping) => true,
         };
         if hang {
             return Err(ScriptedFault(if stopped {
@@ -502,6 +504,11 @@ async fn scripted(
         }
     }
     finish(response, fault)
+}
+
+/// Ready once shutdown has started.
+async fn stopped(stopping: &tokio::sync::watch::Sender<bool>) {
+    let _ = stopping.subscribe().wait_for(|stopped| *stopped).await;
 }
 
 /// Answers, or fails the connection, as the scripted fault asks (after any
