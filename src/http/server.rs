@@ -401,19 +401,7 @@ async fn answer(
     let limit = app.max_body_bytes();
     // hyper knows a declared length (it is the body's least size) without
     // the header being looked up again.
-    let body = if hyper::body::Body::size_hint(&body).lower() > limit as u64 {
-        RequestBody::TooLarge
-    } else {
-        // A body that came with its head is read without starting the
-        // timer; only one still on its way is waited for, within the limit.
-        let mut read = std::pin::pin!(read_body(body, limit));
-        match std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
-            Poll::Ready(body) => body,
-            Poll::Pending => tokio::time::timeout(app.limits().body_read_timeout, read)
-                .await
-                .unwrap_or(RequestBody::TimedOut),
-        }
-    };
+    let body = read_body(body, limit, app.limits().body_read_timeout).await;
     let Answer {
         response,
         delay,
@@ -537,40 +525,19 @@ fn finish(
     }
 }
 
-/// Reads a request body of at most `limit` bytes. A body that arrives in
-/// one frame (most do) is kept as hyper read it, without a copy.
-async fn read_body(mut body: Incoming, limit: usize) -> RequestBody {
-    let mut first: Option<Bytes> = None;
-    let mut joined: Vec<u8> = Vec::new();
-    let mut len = 0;
-    while !body.is_end_stream() {
-        let data = match body.frame().await {
-            None => break,
-            Some(Err(error)) => return RequestBody::Unreadable(error.to_string()),
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => data,
-                // Trailers are not part of the body.
-                Err(_) => continue,
-            },
-        };
-        len += data.len();
-        if len > limit {
-            return RequestBody::TooLarge;
-        }
-        match &first {
-            None => first = Some(data),
-            Some(first) => {
-                if joined.is_empty() {
-                    joined.extend_from_slice(first);
-                }
-                joined.extend_from_slice(&data);
-            }
-        }
+/// Reads a request body of at most `limit` bytes within `timeout`. A
+/// declared length over the limit is refused before any body is read.
+async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> RequestBody {
+    if body.size_hint().lower() > limit as u64 {
+        return RequestBody::TooLarge;
     }
-    RequestBody::Complete(match first {
-        Some(first) if joined.is_empty() => first,
-        _ => Bytes::from(joined),
-    })
+    match tokio::time::timeout(timeout, http_body_util::Limited::new(body, limit).collect()).await
+    {
+        Err(_) => RequestBody::TimedOut,
+        Ok(Ok(collected)) => RequestBody::Complete(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => RequestBody::TooLarge,
+        Ok(Err(error)) => RequestBody::Unreadable(error.to_string()),
+    }
 }
 
 /// How long a truncated response waits between its part and the failure.
