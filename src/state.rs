@@ -3,7 +3,7 @@
 //! a store added later cannot be forgotten by a reset.
 
 use crate::api::ApiError;
-use crate::api::conventions::{Inflection, truncate};
+use crate::api::conventions::truncate;
 use crate::auth::{Authenticator, Environment, RateLimiter};
 use crate::clock::Clock;
 use crate::error::StartError;
@@ -15,8 +15,6 @@ use crate::http::cors::CorsOrigins;
 use crate::ids::Fresh;
 use crate::journal::{Journal, now_rfc3339};
 use crate::keys::{KeyRing, KeySource};
-use crate::privacypass::b64::{Framed, Padding};
-use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN, TokenType};
 use crate::profile::WireFormat;
 use crate::scenario::{
     DeleteError, MAX_UPLOADS, Scenario, ScenarioStore, Sessions, StoreError, UploadError,
@@ -45,43 +43,8 @@ pub(crate) struct ChallengeSettings {
     pub origin_info: Vec<u8>,
     /// Whether challenges carry a redemption context.
     pub redemption_context: RedemptionContext,
-    /// The challenge response's keys in each inflection (kebab, camel,
-    /// snake), made once.
-    pub response_keys: [[String; 3]; 3],
     /// `issuer_name` of JSON challenges (Persona's deployed dialect).
     pub json_issuer_name: String,
-    /// The base64url frame of each token type's binary challenges (by
-    /// [`TokenType::index`]): only the redemption context differs from one
-    /// challenge to the next. `None` if the settings do not fit a challenge.
-    pub text: [Option<Framed>; 2],
-}
-
-impl ChallengeSettings {
-    /// The frames of `text`, for challenges with these fields.
-    fn frames(
-        issuer_name: &[u8],
-        origin_info: &[u8],
-        redemption_context: RedemptionContext,
-        padding: Padding,
-    ) -> [Option<Framed>; 2] {
-        let context = [0; REDEMPTION_CONTEXT_LEN];
-        let context = match redemption_context {
-            RedemptionContext::Empty => &context[..0],
-            RedemptionContext::Random => &context[..],
-        };
-        [TokenType::VoprfP384, TokenType::BlindRsa2048].map(|token_type| {
-            let fields = ChallengeFields {
-                token_type: token_type.code(),
-                issuer_name,
-                redemption_context: context,
-                origin_info,
-            };
-            let mut sample = Vec::new();
-            fields.encode_into(&mut sample).ok()?;
-            let at = fields.context_at();
-            Some(Framed::new(padding, &sample, at..at + context.len()))
-        })
-    }
 }
 
 /// Who may use the control API under `/__mock/`.
@@ -263,29 +226,18 @@ impl State {
             }
         };
         let origin_info = settings.origin_info.join(",").into_bytes();
-        let response_keys =
-            [Inflection::Kebab, Inflection::Camel, Inflection::Snake].map(|inflection| {
-                ["challenge", "token-key", "token-key-id"].map(|k| inflection.apply(k).into_owned())
-            });
         Ok(State {
             wire,
             keys,
             challenge: ChallengeSettings {
                 issuer_name: settings.issuer_name.as_bytes().to_vec(),
-                origin_info: origin_info.clone(),
+                origin_info,
                 redemption_context: settings.redemption_context,
-                response_keys,
                 json_issuer_name: if settings.issuer_name == PERSONA_API_HOST {
                     crate::privacypass::persona::ISSUER_NAME.to_string()
                 } else {
                     settings.issuer_name.clone()
                 },
-                text: ChallengeSettings::frames(
-                    settings.issuer_name.as_bytes(),
-                    &origin_info,
-                    settings.redemption_context,
-                    wire.padding,
-                ),
             },
             fresh: Fresh::new(settings.seed),
             allow_unknown_fields: settings.allow_unknown_fields,

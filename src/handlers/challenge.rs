@@ -4,11 +4,10 @@
 use super::Ctx;
 use crate::api::ApiError;
 use crate::api::body::{Body, FieldSpec, Kind, Schema};
-use crate::api::response::{HttpResponse, json_response};
+use crate::api::response::HttpResponse;
 use crate::flow::{Issued, session_hash};
 use crate::ids::Stream;
 use crate::keys::{IssuerKey, Namespace};
-use crate::privacypass::b64::Framed;
 use crate::privacypass::{ChallengeFields, REDEMPTION_CONTEXT_LEN, persona};
 use crate::profile::ChallengeFormat;
 use crate::settings::RedemptionContext;
@@ -41,49 +40,19 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     let Some((claim_index, key)) = state.keys.get(namespace, claim_type) else {
         return Err(super::unknown_claim_type(state, claim_type));
     };
-    // A binary challenge's text is made around its redemption context.
-    let (challenge, frame) = match state.wire.challenge {
-        ChallengeFormat::Rfc9577 => (
-            rfc9577(state, ctx, key, claim_index, namespace),
-            state.challenge.text[key.token_type.index()].as_ref(),
-        ),
-        ChallengeFormat::PersonaJson => (persona_json(state, claim_type, namespace), None),
+    let challenge = match state.wire.challenge {
+        ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_index, namespace),
+        ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
     };
-    let [k_challenge, k_token_key, k_token_key_id] =
-        &state.challenge.response_keys[ctx.inflection as usize];
-    let token_key = key.token_key_b64();
-    let token_key_id = key.token_key_id_hex();
-    // Sized exactly: a body whose length is its capacity becomes the
-    // response's `Bytes` without another allocation.
-    let mut out = Vec::with_capacity(
-        r#"{"":"","":"","":""}"#.len()
-            + k_challenge.len()
-            + k_token_key.len()
-            + k_token_key_id.len()
-            + frame.map_or_else(
-                || state.wire.padding.encoded_len(challenge.len()),
-                Framed::encoded_len,
-            )
-            + token_key.len()
-            + token_key_id.len(),
-    );
-    // Every value is base64url or hex, so none needs escaping.
-    out.extend_from_slice(b"{\"");
-    out.extend_from_slice(k_challenge.as_bytes());
-    out.extend_from_slice(b"\":\"");
-    match frame {
-        Some(frame) => frame.encode_into(&challenge, &mut out),
-        None => state.wire.padding.encode_into(&challenge, &mut out),
-    }
-    for (name, value) in [(k_token_key, token_key), (k_token_key_id, token_key_id)] {
-        out.extend_from_slice(b"\",\"");
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":\"");
-        out.extend_from_slice(value.as_bytes());
-    }
-    out.extend_from_slice(b"\"}");
-    debug_assert_eq!(out.len(), out.capacity(), "the body is sized exactly");
-    Ok(json_response(StatusCode::OK, out))
+    Ok(super::inflected(
+        StatusCode::OK,
+        ctx.inflection,
+        &[
+            ("challenge", state.wire.padding.encode(&challenge).into()),
+            ("token-key", key.token_key_b64().into()),
+            ("token-key-id", key.token_key_id_hex().into()),
+        ],
+    ))
 }
 
 /// A binary RFC 9577 TokenChallenge, noted in the challenge log (what a
