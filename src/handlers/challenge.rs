@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::api::ApiError;
 use crate::api::body::{Body, FieldSpec, Kind, Schema};
-use crate::api::response::HttpResponse;
+use crate::api::response::{HttpResponse, json_response};
 use crate::flow::{Issued, session_hash};
 use crate::ids::Stream;
 use crate::keys::{IssuerKey, Namespace};
@@ -44,15 +44,18 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_index, namespace),
         ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
     };
-    Ok(super::inflected(
-        StatusCode::OK,
-        ctx.inflection,
-        &[
-            ("challenge", state.wire.padding.encode(&challenge).into()),
-            ("token-key", key.token_key_b64().into()),
-            ("token-key-id", key.token_key_id_hex().into()),
-        ],
-    ))
+    // Every value is base64url or hex, so none needs escaping.
+    let name = |key| ctx.inflection.apply(key);
+    let body = format!(
+        r#"{{"{}":"{}","{}":"{}","{}":"{}"}}"#,
+        name("challenge"),
+        state.wire.padding.encode(&challenge),
+        name("token-key"),
+        key.token_key_b64(),
+        name("token-key-id"),
+        key.token_key_id_hex(),
+    );
+    Ok(json_response(StatusCode::OK, body.into_bytes()))
 }
 
 /// A binary RFC 9577 TokenChallenge, noted in the challenge log (what a
