@@ -531,8 +531,7 @@ async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> RequestBo
     if body.size_hint().lower() > limit as u64 {
         return RequestBody::TooLarge;
     }
-    match tokio::time::timeout(timeout, http_body_util::Limited::new(body, limit).collect()).await
-    {
+    match tokio::time::timeout(timeout, http_body_util::Limited::new(body, limit).collect()).await {
         Err(_) => RequestBody::TimedOut,
         Ok(Ok(collected)) => RequestBody::Complete(collected.to_bytes()),
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => RequestBody::TooLarge,

@@ -16,9 +16,30 @@ pub enum Padding {
 impl Padding {
     /// Encodes `bytes` as base64url with this padding.
     pub fn encode(self, bytes: &[u8]) -> String {
+        self.engine().encode(bytes)
+    }
+
+    /// How many characters `len` bytes encode to with this padding.
+    pub fn encoded_len(self, len: usize) -> usize {
+        base64::encoded_len(len, self == Padding::Padded).expect("lengths of values in memory fit")
+    }
+
+    /// Appends `bytes` as base64url with this padding to `out`, without a
+    /// `String` of its own (a challenge's answer is written in one buffer).
+    pub fn encode_into(self, bytes: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + self.encoded_len(bytes.len()), 0);
+        let written = self
+            .engine()
+            .encode_slice(bytes, &mut out[start..])
+            .expect("sized by encoded_len");
+        out.truncate(start + written);
+    }
+
+    fn engine(self) -> &'static base64::engine::GeneralPurpose {
         match self {
-            Padding::Unpadded => URL_SAFE_NO_PAD.encode(bytes),
-            Padding::Padded => URL_SAFE.encode(bytes),
+            Padding::Unpadded => &URL_SAFE_NO_PAD,
+            Padding::Padded => &URL_SAFE,
         }
     }
 }
@@ -46,6 +67,12 @@ mod tests {
     fn what_is_encoded_decodes_back() {
         for len in 0..200 {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 151 + 7) as u8).collect();
+            for padding in [Padding::Unpadded, Padding::Padded] {
+                let mut out = b"x".to_vec();
+                padding.encode_into(&bytes, &mut out);
+                assert_eq!(&out[1..], padding.encode(&bytes).as_bytes());
+                assert_eq!(out.len() - 1, padding.encoded_len(len));
+            }
             assert_eq!(decode(&Padding::Padded.encode(&bytes)).unwrap(), bytes);
             assert_eq!(decode(&Padding::Unpadded.encode(&bytes)).unwrap(), bytes);
         }
