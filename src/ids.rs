@@ -12,18 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 const ALPHANUMERIC: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// The alphanumeric of each byte value (`ALPHANUMERIC[b % 62]`), looked up
-/// instead of divided for each character of each id.
-const ALPHANUMERIC_OF: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = ALPHANUMERIC[b % 62];
-        b += 1;
-    }
-    table
-};
-
 /// Length of the opaque part of an identifier.
 pub const OPAQUE_LEN: usize = 24;
 
@@ -34,7 +22,7 @@ pub fn opaque(prefix: &str, bytes: &[u8]) -> String {
     out.extend(
         bytes[..OPAQUE_LEN]
             .iter()
-            .map(|b| ALPHANUMERIC_OF[usize::from(*b)] as char),
+            .map(|b| ALPHANUMERIC[usize::from(*b) % ALPHANUMERIC.len()] as char),
     );
     out
 }
@@ -86,164 +74,30 @@ impl Fresh {
                 .chain_update(counter.fetch_add(1, Ordering::Relaxed).to_be_bytes())
                 .finalize()
                 .into(),
-            None => random_32(),
+            None => {
+                let mut bytes = [0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                bytes
+            }
         }
     }
 
     /// A fresh `Request-Id` header value.
-    ///
-    /// Unseeded, ids are made a batch at a time on each thread, and each
-    /// header value is a slice of its batch's buffer: a response's id then
-    /// costs no allocation of its own. Seeded ids follow their stream one
-    /// by one, so a seeded run repeats itself.
     pub fn request_id(&self) -> HeaderValue {
-        if self.seed.is_some() {
-            let mut id = [0u8; REQUEST_ID_LEN];
-            write_request_id(&self.next(Stream::RequestId), &mut id);
-            return HeaderValue::from_bytes(&id).expect("ids are alphanumeric");
-        }
-        REQUEST_IDS.with(|ids| {
-            let mut ids = ids.borrow_mut();
-            if ids.is_empty() {
-                *ids = request_id_batch();
-            }
-            let id = ids.split_to(REQUEST_ID_LEN);
-            HeaderValue::from_maybe_shared(id).expect("ids are alphanumeric")
-        })
+        HeaderValue::from_str(&opaque("req_", &self.next(Stream::RequestId)))
+            .expect("ids are alphanumeric")
     }
-}
-
-/// How many random bytes a thread makes at a time for [`Fresh::next`].
-const RANDOM_POOL: usize = 2048;
-
-/// Random bytes a thread made ahead, and how many of them are handed out.
-struct RandomPool {
-    bytes: [u8; RANDOM_POOL],
-    used: usize,
-}
-
-thread_local! {
-    static RANDOM: std::cell::RefCell<RandomPool> = const {
-        std::cell::RefCell::new(RandomPool {
-            bytes: [0; RANDOM_POOL],
-            used: RANDOM_POOL,
-        })
-    };
-}
-
-/// 32 random bytes from this thread's pool, refilled from the thread's
-/// CSPRNG 2 KiB at a time: a challenge's redemption context costs a copy
-/// rather than a call into the generator.
-fn random_32() -> [u8; 32] {
-    RANDOM.with_borrow_mut(|pool| {
-        if pool.used + 32 > RANDOM_POOL {
-            rand::rng().fill_bytes(&mut pool.bytes);
-            pool.used = 0;
-        }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&pool.bytes[pool.used..pool.used + 32]);
-        pool.used += 32;
-        out
-    })
-}
-
-/// The length of a request id: `req_` and the opaque part.
-const REQUEST_ID_LEN: usize = 4 + OPAQUE_LEN;
-
-/// How many request ids a thread makes at a time.
-const REQUEST_ID_BATCH: usize = 256;
-
-thread_local! {
-    /// The request ids this thread has made and not handed out yet.
-    static REQUEST_IDS: std::cell::RefCell<bytes::Bytes> = const {
-        std::cell::RefCell::new(bytes::Bytes::new())
-    };
-}
-
-/// Writes `req_` and the opaque id of `bytes` into `out`.
-fn write_request_id(bytes: &[u8], out: &mut [u8; REQUEST_ID_LEN]) {
-    out[..4].copy_from_slice(b"req_");
-    for (slot, b) in out[4..].iter_mut().zip(&bytes[..OPAQUE_LEN]) {
-        *slot = ALPHANUMERIC_OF[usize::from(*b)];
-    }
-}
-
-/// [`REQUEST_ID_BATCH`] random request ids, one after another.
-fn request_id_batch() -> bytes::Bytes {
-    let mut random = [0u8; OPAQUE_LEN * REQUEST_ID_BATCH];
-    rand::rng().fill_bytes(&mut random);
-    let mut out = vec![0u8; REQUEST_ID_LEN * REQUEST_ID_BATCH];
-    for (id, bytes) in out
-        .chunks_exact_mut(REQUEST_ID_LEN)
-        .zip(random.chunks_exact(OPAQUE_LEN))
-    {
-        write_request_id(bytes, id.try_into().expect("chunks are id-sized"));
-    }
-    bytes::Bytes::from(out)
 }
 
 /// A UUIDv4 (RFC 9562) made from 16 of `bytes`, lowercase and hyphenated.
 pub fn uuid_v4(bytes: &[u8; 32]) -> String {
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&bytes[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex = crate::privacypass::hex::encode(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    let mut random = [0u8; 16];
+    random.copy_from_slice(&bytes[..16]);
+    uuid::Builder::from_random_bytes(random)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
-
-/// A fast hash for the short keys of fixed maps (claim types) and for
-/// session hashes, where SipHash's protection against chosen collisions buys
-/// nothing (the maps do not grow with what clients send). It takes eight
-/// bytes per step (a rotate, an xor and a multiply, as rustc's FxHash does),
-/// where a byte-wise hash such as FNV-1a waits on one multiply per byte: a
-/// claim type is 3 steps instead of 20.
-#[derive(Clone, Copy, Default)]
-pub struct ShortHash(u64);
-
-impl ShortHash {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
-}
-
-impl std::hash::Hasher for ShortHash {
-    fn finish(&self) -> u64 {
-        // The multiply leaves its best bits at the top; hash tables index by
-        // the bottom ones.
-        self.0.rotate_left(26)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // The length first, so that a zero-padded last word is not taken
-        // for the shorter string's.
-        self.add(bytes.len() as u64);
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-}
-
-/// Maps keyed by short strings from the configuration.
-pub type ShortKeys = std::hash::BuildHasherDefault<ShortHash>;
 
 /// The path prefix that selects a session (and optionally a scenario), and
 /// under which the control API shows and binds sessions.
@@ -330,72 +184,19 @@ mod tests {
     }
 
     #[test]
-    fn unseeded_request_ids_are_opaque_ids_and_do_not_repeat_across_batches() {
-        let fresh = Fresh::new(None);
-        let ids: Vec<String> = (0..3 * REQUEST_ID_BATCH)
-            .map(|_| fresh.request_id().to_str().unwrap().to_string())
-            .collect();
-        for id in &ids {
-            let opaque = id.strip_prefix("req_").unwrap();
-            assert_eq!(opaque.len(), OPAQUE_LEN, "{id}");
-            assert!(opaque.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
-        }
-        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
-        assert_eq!(distinct.len(), ids.len());
-    }
-
-    #[test]
-    fn each_byte_maps_to_the_alphanumeric_of_its_value_mod_62() {
-        for b in 0..=255u8 {
-            assert_eq!(
-                ALPHANUMERIC_OF[usize::from(b)],
-                ALPHANUMERIC[usize::from(b % 62)]
-            );
-        }
+    fn ids_map_each_byte_to_the_alphanumeric_of_its_value_mod_62() {
         let bytes: Vec<u8> = (0..24).map(|i| i * 11).collect();
         // Worked out independently: the alphabet at (11 i mod 256) mod 62.
         assert_eq!(opaque("x_", &bytes), "x_0BMXit4FQbmx8JUfq1CNYju5");
     }
 
     #[test]
-    fn unseeded_bytes_do_not_repeat_across_refills_of_the_pool() {
+    fn unseeded_ids_do_not_repeat() {
         let fresh = Fresh::new(None);
-        let draws = 3 * RANDOM_POOL / 32 + 1;
-        let seen: std::collections::HashSet<[u8; 32]> = (0..draws)
-            .map(|_| fresh.next(Stream::RedemptionContext))
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| fresh.request_id().to_str().unwrap().to_string())
             .collect();
-        assert_eq!(seen.len(), draws);
-    }
-
-    #[test]
-    fn short_hashes_read_every_byte_and_the_length() {
-        use std::hash::BuildHasher;
-        let hash = |bytes: &[u8]| ShortKeys::default().hash_one(bytes);
-        let text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
-        for len in 0..=text.len() {
-            let whole = hash(&text[..len]);
-            for i in 0..len {
-                let mut changed = text[..len].to_vec();
-                changed[i] ^= 1;
-                assert_ne!(hash(&changed), whole, "byte {i} of {len}");
-            }
-            let mut padded = text[..len].to_vec();
-            padded.push(0);
-            assert_ne!(hash(&padded), whole, "a zero byte more at length {len}");
-        }
-        assert_ne!(hash(b""), hash(b"\0"));
-    }
-
-    #[test]
-    fn short_hashes_spread_short_keys_over_the_low_bits() {
-        use std::hash::BuildHasher;
-        // Tables index by the low bits. 1,000 random values take about 640
-        // of 1,024 values of the low 10 bits; a hash that left them alike
-        // would take far fewer.
-        let low: std::collections::HashSet<u64> = (0..1000)
-            .map(|i| ShortKeys::default().hash_one(format!("session-{i}")) & 1023)
-            .collect();
-        assert!(low.len() > 550, "{} distinct", low.len());
+        assert_eq!(ids.len(), 1000);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! `--seed`, or loaded from PEM files, with their `token-key` /
 //! `token-key-id` encodings computed once per key.
 
-use crate::ids::ShortKeys;
 use crate::privacypass::hex;
 use crate::privacypass::{IssuerSecret, RsaSecret, TokenType};
 use crate::profile::{RsaKeyEncoding, TokenKeyEncoding, WireFormat};
@@ -234,9 +233,9 @@ pub struct KeyRing {
     /// Claim types in configuration order.
     claim_types: Vec<String>,
     /// Keys of the production namespace.
-    production: HashMap<String, KeySlot, ShortKeys>,
+    production: HashMap<String, KeySlot>,
     /// Keys of the sandbox namespace.
-    sandbox: HashMap<String, KeySlot, ShortKeys>,
+    sandbox: HashMap<String, KeySlot>,
     /// Whether [`KeyRing::warm`] has made every key.
     made: std::sync::atomic::AtomicBool,
 }
@@ -426,14 +425,14 @@ impl KeyRing {
         self.made.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn slots(&self, namespace: Namespace) -> &HashMap<String, KeySlot, ShortKeys> {
+    fn slots(&self, namespace: Namespace) -> &HashMap<String, KeySlot> {
         match namespace {
             Namespace::Production => &self.production,
             Namespace::Sandbox => &self.sandbox,
         }
     }
 
-    fn slots_mut(&mut self, namespace: Namespace) -> &mut HashMap<String, KeySlot, ShortKeys> {
+    fn slots_mut(&mut self, namespace: Namespace) -> &mut HashMap<String, KeySlot> {
         match namespace {
             Namespace::Production => &mut self.production,
             Namespace::Sandbox => &mut self.sandbox,

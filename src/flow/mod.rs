@@ -78,8 +78,10 @@ impl Issued {
 
 /// A session's hash, as stores that only reset by session keep it.
 pub(crate) fn session_hash(session: &str) -> u64 {
-    use std::hash::BuildHasher;
-    crate::ids::ShortKeys::default().hash_one(session)
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    session.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The first 8 bytes of a 32-byte digest or nonce: how the stores key them.

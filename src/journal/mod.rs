@@ -2,7 +2,6 @@
 //! per session and bounded (per session and overall, oldest dropped first)
 //! so memory stays flat under load.
 
-use crate::ids::ShortKeys;
 use crate::scenario::Fault;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -260,7 +259,7 @@ struct Entries {
     arena: Arena,
     /// Sessions with kept or dropped entries, by name: their slot in
     /// `counters`.
-    sessions: HashMap<String, usize, ShortKeys>,
+    sessions: HashMap<String, usize>,
     /// Each session's counters, by slot.
     counters: Vec<Session>,
     /// Slots of cleared sessions, to give to new ones.

@@ -3,16 +3,12 @@
 //! another.
 
 use super::{Cursor, Pick, RequestFacts, Scenario};
-use crate::ids::ShortKeys;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Maps keyed by session and scenario names, hashed with `ShortHash`: these
-/// names come from test clients, short and few, and SipHash's protection
-/// against chosen collisions buys a mock nothing for its cost on every
-/// scripted request.
-type Names<V> = HashMap<String, V, ShortKeys>;
+/// Maps keyed by session and scenario names.
+type Names<V> = HashMap<String, V>;
 
 /// One session's state.
 #[derive(Default)]
