@@ -8,7 +8,7 @@ pub(crate) mod idempotency;
 pub(crate) mod jwt;
 pub(crate) mod relays;
 
-pub(crate) use bounded::{Bounded, Generations, Sparse};
+pub(crate) use bounded::{Bounded, Generations};
 
 use crate::keys::Namespace;
 use std::sync::Mutex;
@@ -133,9 +133,8 @@ impl ChallengeLog {
 /// ago, as long as fewer than that many tokens are redeemed within a
 /// challenge lifetime.
 pub(crate) struct SpentTokens {
-    /// Nonce prefixes, with the hash of the session that spent each. Most
-    /// look-ups are of fresh nonces, which [`Sparse`] misses cheaply.
-    inner: Mutex<Generations<u64, Sparse<u64>>>,
+    /// Nonce prefixes, with the hash of the session that spent each.
+    inner: Mutex<Generations<u64>>,
 }
 
 impl SpentTokens {
