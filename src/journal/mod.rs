@@ -8,11 +8,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-mod arena;
-
-#[cfg(test)]
-use arena::ARENA_START;
-use arena::{Arena, Cursor};
 
 /// Limits of the journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,9 +166,12 @@ impl<'a> Record<'a> {
 
     /// Packs a header map as `name:value\n` lines (names cannot hold ':'
     /// and values cannot hold '\n').
-    fn pack_into(headers: &hyper::HeaderMap, out: &mut Cursor<'_>) {
+    fn pack_into(headers: &hyper::HeaderMap, out: &mut Vec<u8>) {
         for (name, value) in headers {
-            out.put_line(name.as_str().as_bytes(), value.as_bytes());
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'\n');
         }
     }
 
@@ -193,23 +191,19 @@ impl<'a> Record<'a> {
     }
 }
 
-/// A request as the journal keeps it: fixed size and without a heap of its
-/// own (its text is in the journal's [`Arena`]), so forgetting the oldest
-/// touches no memory and keeping one allocates nothing.
-#[derive(Clone, Copy)]
+/// A request as the journal keeps it: its fields, and its text (method,
+/// session, path, headers, body, response headers, scenario) in one buffer.
 struct Kept {
     seq: u64,
     /// The session's slot in [`Entries::counters`]: evictions and views
     /// compare it instead of reading text.
     session: usize,
     time: SystemTime,
-    /// Where its text starts in the arena.
-    start: u64,
+    /// Its text.
+    text: Box<[u8]>,
     /// Where the method, session, path, request headers, body and response
     /// headers end in its text; the scenario's name, if any, follows.
     ends: [usize; 6],
-    /// The length of its text.
-    len: usize,
     has_scenario: bool,
     step: Option<usize>,
     status: u16,
@@ -219,8 +213,8 @@ struct Kept {
 
 impl Kept {
     /// The entry as the control API shows it.
-    fn entry(&self, arena: &Arena) -> JournalEntry {
-        let bytes = arena.read(self.start, self.len);
+    fn entry(&self) -> JournalEntry {
+        let bytes = &self.text[..];
         let [method, session, path, headers, body, response] = self.ends;
         let text =
             |range: std::ops::Range<usize>| String::from_utf8_lossy(&bytes[range]).into_owned();
@@ -255,8 +249,6 @@ impl Kept {
 struct Entries {
     /// Every kept entry, oldest first.
     list: VecDeque<Kept>,
-    /// Their text.
-    arena: Arena,
     /// Sessions with kept or dropped entries, by name: their slot in
     /// `counters`.
     sessions: HashMap<String, usize>,
@@ -361,7 +353,6 @@ impl Journal {
         let slot = guard.session(text.session);
         let Entries {
             list,
-            arena,
             counters,
             dropped_total,
             seq,
@@ -389,22 +380,21 @@ impl Journal {
                 *dropped_total += 1;
             }
         }
-        let start = arena.write_with(len, list, |out| {
-            out.put(method);
-            out.put(text.session.as_bytes());
-            out.put(text.path.as_bytes());
-            Record::pack_into(text.headers, out);
-            out.put(text.body);
-            Record::pack_into(text.response_headers, out);
-            out.put(scenario);
-        });
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(method);
+        out.extend_from_slice(text.session.as_bytes());
+        out.extend_from_slice(text.path.as_bytes());
+        Record::pack_into(text.headers, &mut out);
+        out.extend_from_slice(text.body);
+        Record::pack_into(text.response_headers, &mut out);
+        out.extend_from_slice(scenario);
+        debug_assert_eq!(out.len(), len);
         list.push_back(Kept {
             seq: *seq,
             session: slot,
             time: record.time,
-            start,
+            text: out.into_boxed_slice(),
             ends,
-            len,
             has_scenario: record.scenario.is_some(),
             step: record.step,
             status: record.status,
@@ -445,7 +435,7 @@ impl Journal {
         let requests: Vec<JournalEntry> = matching
             .by_ref()
             .take(limit)
-            .map(|x| x.entry(&e.arena))
+            .map(Kept::entry)
             .collect();
         let next = match (requests.last(), matching.next()) {
             (Some(last), Some(_)) => Some(last.seq),
@@ -754,42 +744,18 @@ mod tests {
     }
 
     #[test]
-    fn one_session_wraps_the_ring_and_its_entries_read_back_whole() {
-        // The oldest entry goes from the front: texts are written across
-        // the ring's end.
+    fn one_busy_session_drops_its_oldest_and_its_entries_read_back_whole() {
         record_and_check(3_000, 30, |_| "busy");
     }
 
     #[test]
-    fn holes_left_by_a_busy_session_are_compacted_and_entries_read_back_whole() {
+    fn a_busy_session_dropping_from_the_middle_leaves_entries_whole() {
         // A quiet session keeps its first entries at the front while a busy
-        // one drops its oldest from the middle: the ring fills with holes,
-        // compacts and grows.
+        // one drops its oldest from the middle.
         record_and_check(
             3_000,
             40,
             |seq| if seq % 500 == 1 { "quiet" } else { "busy" },
-        );
-    }
-
-    #[test]
-    fn the_ring_stays_near_twice_what_is_kept() {
-        let journal = Journal::new(JournalLimits {
-            per_session: 10,
-            total: 1_000,
-            body_bytes: 1_000,
-        });
-        record_sized(&journal, "quiet", 0, 500);
-        for seq in 1..100_000 {
-            record_sized(&journal, "busy", seq, 500);
-        }
-        let e = journal.entries.lock().unwrap();
-        let kept: usize = e.list.iter().map(|k| k.len).sum();
-        assert_eq!(e.list.len(), 11);
-        assert!(
-            e.arena.size() <= (2 * kept).max(ARENA_START),
-            "ring {} for {kept} bytes kept",
-            e.arena.size()
         );
     }
 }
