@@ -418,20 +418,6 @@ fn read_object<'a>(
     body: &'a [u8],
     reading: &mut Reading<'a>,
 ) -> Result<Result<(), &'static str>, serde_json::Error> {
-    if read_flat_object(specs, body, reading).is_some() {
-        return Ok(Ok(()));
-    }
-    // The serde-free reading may have noted fields before it gave up.
-    *reading = Reading::new();
-    read_object_with_serde(specs, body, reading)
-}
-
-/// [`read_object`] through serde_json: any body.
-fn read_object_with_serde<'a>(
-    specs: &'static [FieldSpec],
-    body: &'a [u8],
-    reading: &mut Reading<'a>,
-) -> Result<Result<(), &'static str>, serde_json::Error> {
     read_top_level(body, SchemaFields { specs, reading })
 }
 
@@ -466,78 +452,6 @@ impl<'a> Reading<'a> {
             }
         }
     }
-}
-
-/// The common body, read into `reading` without serde: an object whose
-/// values are strings, booleans or null, with no escapes in its strings.
-/// `None` for anything else (numbers, nesting, escapes, invalid JSON), which
-/// serde_json reads.
-/// What this accepts, serde_json accepts and reads the same (a test holds
-/// the two together).
-fn read_flat_object<'a>(
-    specs: &'static [FieldSpec],
-    body: &'a [u8],
-    reading: &mut Reading<'a>,
-) -> Option<()> {
-    // One UTF-8 check for the whole body; strings are then cut from it at
-    // quotes, which are always character boundaries.
-    let body = std::str::from_utf8(body).ok()?;
-    let mut rest = skip_space(body).strip_prefix('{')?;
-    rest = skip_space(rest);
-    if let Some(after) = rest.strip_prefix('}') {
-        return skip_space(after).is_empty().then_some(());
-    }
-    loop {
-        let (key, after) = plain_string(rest)?;
-        rest = skip_space(skip_space(after).strip_prefix(':')?);
-        let value = match rest.as_bytes().first()? {
-            b'"' => {
-                let (text, after) = plain_string(rest)?;
-                rest = after;
-                Scalar::Str(Cow::Borrowed(text))
-            }
-            b't' => {
-                rest = rest.strip_prefix("true")?;
-                Scalar::Bool(true)
-            }
-            b'f' => {
-                rest = rest.strip_prefix("false")?;
-                Scalar::Bool(false)
-            }
-            b'n' => {
-                rest = rest.strip_prefix("null")?;
-                Scalar::Null
-            }
-            _ => return None,
-        };
-        reading.note(specs, Cow::Borrowed(key), value);
-        rest = skip_space(rest);
-        if let Some(after) = rest.strip_prefix(',') {
-            rest = skip_space(after);
-        } else {
-            let after = rest.strip_prefix('}')?;
-            return skip_space(after).is_empty().then_some(());
-        }
-    }
-}
-
-/// `text` after JSON whitespace.
-fn skip_space(text: &str) -> &str {
-    let spaces = text
-        .bytes()
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        .count();
-    &text[spaces..]
-}
-
-/// A JSON string at the start of `text` that needs no unescaping (no `\\`
-/// and no control characters), and what follows it.
-fn plain_string(text: &str) -> Option<(&str, &str)> {
-    let inner = text.strip_prefix('"')?;
-    let end = inner
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
-    (inner.as_bytes()[end] == b'"').then(|| (&inner[..end], &inner[end + 1..]))
 }
 
 /// A key, borrowed from the body unless it has escapes.
@@ -651,17 +565,6 @@ mod tests {
         }
     }
 
-    /// The serde-free reading of a body for [`SCHEMA`], if it reads it.
-    fn flat_reading(body: &[u8]) -> Option<Reading<'_>> {
-        let mut reading = Reading::new();
-        read_flat_object(SCHEMA.fields, body, &mut reading).map(|()| reading)
-    }
-
-    /// serde_json's reading of a body for [`SCHEMA`].
-    fn serde_reading(body: &[u8]) -> Result<Result<Reading<'_>, &'static str>, serde_json::Error> {
-        let mut reading = Reading::new();
-        read_object_with_serde(SCHEMA.fields, body, &mut reading).map(|read| read.map(|()| reading))
-    }
     #[test]
     fn known_fields_in_any_inflection() {
         let b = body(r#"{"claimType":"a","sandbox":true}"#);
@@ -746,123 +649,6 @@ mod tests {
                 _ => "valid".into(),
             };
             assert_eq!(checked, general, "{text}");
-        }
-    }
-
-    #[test]
-    fn the_usual_bodies_are_read_without_serde() {
-        for text in [
-            r#"{"claim-type":"age_over18_verified"}"#,
-            " {\n  \"claimType\": \"a\",\r\n\t\"sandbox\" : true } ",
-            r#"{"claim_type":"é","sandbox":false,"x":null}"#,
-            "{}",
-        ] {
-            let flat = flat_reading(text.as_bytes());
-            assert!(flat.is_some(), "{text}");
-            assert_eq!(flat, serde_reading(text.as_bytes()).unwrap().ok(), "{text}");
-        }
-    }
-
-    /// Bodies near the objects clients send: mostly well formed, with
-    /// now and then a flaw (a bad separator, an escape, a control
-    /// character, a number, nesting, trailing text, invalid UTF-8).
-    fn near_objects() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
-        use proptest::prelude::*;
-        use proptest::sample::select;
-        // Each part is usually well formed, now and then flawed.
-        fn either(
-            good: &'static [&'static str],
-            flawed: &'static [&'static str],
-        ) -> impl Strategy<Value = &'static str> + Clone {
-            prop_oneof![8 => select(good), 1 => select(flawed)]
-        }
-        let space = || either(&["", " ", "\n", "\r\n\t"], &["\u{b}", "\u{c}", "\u{a0}"]);
-        let key = either(
-            &[
-                "\"claim-type\"",
-                "\"claimType\"",
-                "\"claim_type\"",
-                "\"sandbox\"",
-                "\"x\"",
-                "\"\"",
-                "\"é\"",
-            ],
-            &[
-                "\"a\\\"b\"",
-                "\"\\u0041\"",
-                "\"\u{1}\"",
-                "\"\u{1f}\"",
-                "claim",
-                "'x'",
-                "\"a",
-            ],
-        );
-        let value = either(
-            &[
-                "\"a\"",
-                "\"\"",
-                "true",
-                "false",
-                "null",
-                "\"é😀\"",
-                "\"\u{7f}\"",
-            ],
-            &[
-                "\"\\\\\"",
-                "\"\u{1}\"",
-                "tru",
-                "nul",
-                "True",
-                "1",
-                "-0.5e3",
-                "[]",
-                "{}",
-                "\"a",
-            ],
-        );
-        let separator = either(&[","], &["", ",,", ";", ":"]);
-        let field = (separator, space(), key, space(), space(), value, space())
-            .prop_map(|(s, a, k, b, c, v, d)| (s, [a, k, b, ":", c, v, d].concat()));
-        (
-            space(),
-            either(&["{"], &["[", ""]),
-            proptest::collection::vec(field, 0..4),
-            either(&["}"], &["]", ""]),
-            either(&["", " ", "\n"], &["x", "}", ","]),
-            proptest::option::of(any::<usize>()),
-        )
-            .prop_map(|(lead, open, fields, close, tail, invalid_at)| {
-                let mut body = format!("{lead}{open}");
-                for (i, (separator, field)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        body.push_str(separator);
-                    }
-                    body.push_str(field);
-                }
-                body.push_str(close);
-                body.push_str(tail);
-                let mut body = body.into_bytes();
-                if let Some(at) = invalid_at.filter(|at| at % 8 == 0) {
-                    body.insert(at / 8 % (body.len() + 1), 0xff);
-                }
-                body
-            })
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
-        #[test]
-        fn what_is_read_without_serde_is_read_the_same_with_it(body in near_objects()) {
-            if let Some(flat) = flat_reading(&body) {
-                let serde = serde_reading(&body);
-                proptest::prop_assert!(
-                    matches!(&serde, Ok(Ok(reading)) if *reading == flat),
-                    "{:?}: {:?} without serde, {:?} with it",
-                    String::from_utf8_lossy(&body),
-                    flat,
-                    serde
-                );
-            }
         }
     }
 
