@@ -35,6 +35,18 @@ impl ClaimResult {
             ClaimResult::Pending => "pending",
         }
     }
+
+    /// The result called `name` (`passed`, `failed` or `pending`): the one
+    /// place results are read by name.
+    pub fn from_name(name: &str) -> Option<ClaimResult> {
+        [
+            ClaimResult::Passed,
+            ClaimResult::Failed,
+            ClaimResult::Pending,
+        ]
+        .into_iter()
+        .find(|result| result.name() == name)
+    }
 }
 
 /// How many issued challenges are remembered at least (the log holds up to

@@ -3,8 +3,10 @@
 //! with the methodology that led there) and the redemptions made at it.
 
 use super::{Bounded, lock};
+use crate::api::ApiError;
 use crate::flow::ClaimResult;
 use crate::keys::Namespace;
+use hyper::StatusCode;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
@@ -104,6 +106,33 @@ pub(crate) struct Relay {
     pub session: String,
 }
 
+/// How a relay's verification finished, by name, as the hosted page or the
+/// control API reports it; [`RelayStore::complete`] checks it.
+pub(crate) struct Completion {
+    /// `passed`, `failed`, or (where `allow_pending`) `pending`.
+    pub result: String,
+    /// Each method and its result (`passed` or `failed`), by name; `None`
+    /// keeps the claim type's default methodology.
+    pub methodology: Option<Vec<(String, String)>>,
+    /// Whether `pending` may be reported: the control API may set it, a
+    /// person finishing the hosted flow passes or fails.
+    pub allow_pending: bool,
+    /// The request field the methodology came in, for error pointers.
+    pub methodology_field: &'static str,
+}
+
+/// 404 for a relay the store does not hold.
+pub(crate) fn no_relay(token: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "There is no relay {:?} (relays are kept until a reset, at most {}).",
+            crate::api::conventions::truncate(token),
+            MAX_RELAYS
+        ),
+    )
+}
+
 /// Every relay, the last [`MAX_RELAYS`].
 pub(crate) struct RelayStore {
     inner: Mutex<Bounded<String, Relay>>,
@@ -172,6 +201,74 @@ impl RelayStore {
         (page, next)
     }
 
+    /// Sets how a relay's verification turned out (what generate-claim
+    /// answers from then on): the one place the rules are checked. A result
+    /// or method it does not know is a 422; a sandbox relay only passes
+    /// (409), as Persona's do. Returns the relay as it now is.
+    pub fn complete(&self, token: &str, completion: Completion) -> Result<Relay, ApiError> {
+        let results = if completion.allow_pending {
+            "passed, failed or pending"
+        } else {
+            "passed or failed"
+        };
+        let result = ClaimResult::from_name(&completion.result)
+            .filter(|r| completion.allow_pending || *r != ClaimResult::Pending)
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                    "/result",
+                    format!(
+                        "{:?} is not a result: {results}.",
+                        crate::api::conventions::truncate(&completion.result)
+                    ),
+                )
+            })?;
+        let relay = self.get(token).ok_or_else(|| no_relay(token))?;
+        if relay.namespace == Namespace::Sandbox && result != ClaimResult::Passed {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Sandbox relays always pass (as Persona's do); create a production relay to test other results.",
+            ));
+        }
+        let mut outcome = Outcome::default_for(&relay.claim_type, result);
+        if let Some(methods) = completion.methodology {
+            let pointer = completion.methodology_field;
+            let mut list = Vec::new();
+            for (method, method_result) in methods {
+                if !METHODS.contains(&method.as_str()) {
+                    return Err(ApiError::unprocessable(
+                        pointer,
+                        format!(
+                            "{:?} is not a method: {}.",
+                            crate::api::conventions::truncate(&method),
+                            METHODS.join(", ")
+                        ),
+                    ));
+                }
+                let result = ClaimResult::from_name(&method_result)
+                    .filter(|r| *r != ClaimResult::Pending)
+                    .ok_or_else(|| {
+                        ApiError::unprocessable(
+                            pointer,
+                            format!(
+                                "{:?} is not a method's result: passed or failed.",
+                                crate::api::conventions::truncate(&method_result)
+                            ),
+                        )
+                    })?;
+                list.push(Method { method, result });
+            }
+            // Claim types that hide their methodology keep hiding it.
+            if outcome.methodology.is_some() {
+                outcome.methodology = Some(list);
+            }
+        }
+        self.update(token, |relay| {
+            relay.outcome = outcome;
+            relay.clone()
+        })
+        .ok_or_else(|| no_relay(token))
+    }
+
     /// How many relays are kept, and how many were dropped for the cap.
     pub fn counts(&self) -> (usize, u64) {
         lock(&self.inner).counts()
@@ -230,6 +327,74 @@ mod tests {
         let (second, _) = store.page(None, next.unwrap(), 5);
         assert_eq!(first.last().unwrap().token, "r4");
         assert_eq!(second[0].token, "r5");
+    }
+
+    fn completion(result: &str, methods: &[(&str, &str)], allow_pending: bool) -> Completion {
+        Completion {
+            result: result.into(),
+            methodology: (!methods.is_empty()).then(|| {
+                methods
+                    .iter()
+                    .map(|(m, r)| (m.to_string(), r.to_string()))
+                    .collect()
+            }),
+            allow_pending,
+            methodology_field: "/methodology",
+        }
+    }
+
+    #[test]
+    fn completion_checks_its_rules_in_one_place() {
+        let store = RelayStore::new();
+        store.insert(relay("p", "s"));
+        let mut sandbox = relay("sb", "s");
+        sandbox.namespace = Namespace::Sandbox;
+        store.insert(sandbox);
+        let status = |token: &str, c: Completion| store.complete(token, c).map_err(|e| e.status);
+        assert_eq!(
+            status("p", completion("maybe", &[], true)).unwrap_err(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status("p", completion("pending", &[], false)).unwrap_err(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status("sb", completion("failed", &[], true)).unwrap_err(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status("none", completion("failed", &[], true)).unwrap_err(),
+            StatusCode::NOT_FOUND
+        );
+        let unknown = store
+            .complete(
+                "p",
+                completion("failed", &[("palm_reading", "failed")], true),
+            )
+            .unwrap_err();
+        assert_eq!(unknown.pointer.as_deref(), Some("/methodology"));
+        assert_eq!(
+            status(
+                "p",
+                completion("failed", &[("live_selfie", "pending")], true)
+            )
+            .unwrap_err(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let done = store
+            .complete(
+                "p",
+                completion("failed", &[("live_selfie", "failed")], false),
+            )
+            .unwrap();
+        assert_eq!(done.outcome.result, ClaimResult::Failed);
+        assert_eq!(done.outcome.methodology.unwrap()[0].method, "live_selfie");
+        assert_eq!(
+            store.get("p").unwrap().outcome.result,
+            ClaimResult::Failed,
+            "it is kept"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
 use crate::flow::ClaimResult;
-use crate::flow::relays::{METHODS, Method, Outcome, Redemption, Relay};
+use crate::flow::relays::{Completion, Method, Redemption, Relay, no_relay};
 use crate::state::State;
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -92,22 +92,12 @@ pub(super) fn list(
     Ok(json_value(StatusCode::OK, &view))
 }
 
-fn not_found(token: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        format!(
-            "There is no relay {:?} (relays are kept until a reset, at most 100,000).",
-            crate::api::conventions::truncate(token)
-        ),
-    )
-}
-
 /// `GET /__mock/relays/{token}`.
 pub(super) fn show(state: &State, token: &str) -> Result<HttpResponse, ApiError> {
     let relay = state
         .relays
         .get_full(token)
-        .ok_or_else(|| not_found(token))?;
+        .ok_or_else(|| no_relay(token))?;
     Ok(json_value(StatusCode::OK, &view(&relay)))
 }
 
@@ -127,18 +117,6 @@ struct MethodInput {
 
 const COMPLETE_USAGE: &str = r#"Send {"result": "passed" | "failed" | "pending"} and optionally "methodology": [{"method": "facial_age_estimation" | "document_selfie" | "live_selfie", "result": "passed" | "failed"}]."#;
 
-fn result(name: &str, allow_pending: bool) -> Result<ClaimResult, ApiError> {
-    match name {
-        "passed" => Ok(ClaimResult::Passed),
-        "failed" => Ok(ClaimResult::Failed),
-        "pending" if allow_pending => Ok(ClaimResult::Pending),
-        other => Err(ApiError::unprocessable(
-            "/result",
-            format!("{other:?} is not a result. {COMPLETE_USAGE}"),
-        )),
-    }
-}
-
 /// `POST /__mock/relays/{token}/complete`: sets how the relay's
 /// verification turned out (what generate-claim answers from now on).
 pub(super) fn complete(
@@ -149,38 +127,16 @@ pub(super) fn complete(
     let bytes = super::whole_body(state, body)?;
     let input: Complete = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("{e}. {COMPLETE_USAGE}")))?;
-    let claim_result = result(&input.result, true)?;
-    let relay = state.relays.get(token).ok_or_else(|| not_found(token))?;
-    if relay.namespace == crate::keys::Namespace::Sandbox && claim_result != ClaimResult::Passed {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "Sandbox relays always pass (as Persona's do); create a production relay to test other results.",
-        ));
-    }
-    let mut outcome = Outcome::default_for(&relay.claim_type, claim_result);
-    if let Some(methods) = input.methodology {
-        let mut list = Vec::new();
-        for m in methods {
-            if !METHODS.contains(&m.method.as_str()) {
-                return Err(ApiError::unprocessable(
-                    "/methodology",
-                    format!("{:?} is not a method. {COMPLETE_USAGE}", m.method),
-                ));
-            }
-            list.push(Method {
-                method: m.method,
-                result: result(&m.result, false)?,
-            });
-        }
-        if outcome.methodology.is_some() {
-            outcome.methodology = Some(list);
-        }
-    }
-    state
-        .relays
-        .update(token, |relay| {
-            relay.outcome = outcome;
-            json_value(StatusCode::OK, &view(relay))
-        })
-        .ok_or_else(|| not_found(token))
+    let relay = state.relays.complete(
+        token,
+        Completion {
+            result: input.result,
+            methodology: input
+                .methodology
+                .map(|list| list.into_iter().map(|m| (m.method, m.result)).collect()),
+            allow_pending: true,
+            methodology_field: "/methodology",
+        },
+    )?;
+    Ok(json_value(StatusCode::OK, &view(&relay)))
 }

@@ -9,8 +9,7 @@
 use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
-use crate::flow::ClaimResult;
-use crate::flow::relays::{METHODS, Method, Outcome};
+use crate::flow::relays::{Completion, METHODS};
 use crate::ids::decode_query_value;
 use crate::keys::Namespace;
 use crate::state::State;
@@ -191,8 +190,9 @@ fn page_headers() -> &'static [(HeaderName, HeaderValue)] {
     })
 }
 
+/// `POST /relay/complete`'s body.
 #[derive(Deserialize)]
-struct Completion {
+struct PageCompletion {
     token: String,
     result: String,
     method: Option<String>,
@@ -200,39 +200,25 @@ struct Completion {
 
 fn complete(state: &State, body: &RequestBody) -> Result<HttpResponse, ApiError> {
     let bytes = super::whole_body(state, body)?;
-    let input: Completion = serde_json::from_slice(bytes).map_err(|e| {
+    let input: PageCompletion = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(format!(
             "Send {{\"token\": …, \"result\": \"passed\" | \"failed\", \"method\": …}} ({e})."
         ))
     })?;
-    let (relay, claim_type, namespace) = relay_of(state, &input.token)?;
-    let result = match input.result.as_str() {
-        "passed" => ClaimResult::Passed,
-        "failed" => ClaimResult::Failed,
-        other => {
-            return Err(ApiError::unprocessable(
-                "/result",
-                format!("{other:?} is not a result: passed or failed."),
-            ));
-        }
-    };
-    if namespace == Namespace::Sandbox && result != ClaimResult::Passed {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "Sandbox relays always pass.",
-        ));
-    }
-    let mut outcome = Outcome::default_for(&claim_type, result);
-    if let (Some(method), Some(list)) = (input.method, outcome.methodology.as_mut()) {
-        if !METHODS.contains(&method.as_str()) {
-            return Err(ApiError::unprocessable(
-                "/method",
-                format!("{method:?} is not a method: {}.", METHODS.join(", ")),
-            ));
-        }
-        *list = vec![Method { method, result }];
-    }
-    state.relays.update(&relay, |r| r.outcome = outcome.clone());
+    let (relay, _, _) = relay_of(state, &input.token)?;
+    let methodology = input
+        .method
+        .map(|method| vec![(method, input.result.clone())]);
+    let completed = state.relays.complete(
+        &relay,
+        Completion {
+            result: input.result,
+            methodology,
+            allow_pending: false,
+            methodology_field: "/method",
+        },
+    )?;
+    let (result, outcome) = (completed.outcome.result, completed.outcome);
     tracing::info!(relay = %relay, result = result.name(), "hosted flow completed");
     Ok(json_value(
         StatusCode::OK,
@@ -322,8 +308,9 @@ const PAGE_SCRIPT: &str = r#"
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::ClaimResult;
     use crate::flow::jwt::{self, SessionClaims};
-    use crate::flow::relays::Relay;
+    use crate::flow::relays::{Outcome, Relay};
     use crate::settings::Settings;
 
     fn state_with_relay() -> State {

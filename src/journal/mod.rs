@@ -8,7 +8,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-
 /// Limits of the journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JournalLimits {
@@ -432,11 +431,7 @@ impl Journal {
             .list
             .iter()
             .filter(|x| x.seq > after && slot.is_none_or(|slot| slot == Some(x.session)));
-        let requests: Vec<JournalEntry> = matching
-            .by_ref()
-            .take(limit)
-            .map(Kept::entry)
-            .collect();
+        let requests: Vec<JournalEntry> = matching.by_ref().take(limit).map(Kept::entry).collect();
         let next = match (requests.last(), matching.next()) {
             (Some(last), Some(_)) => Some(last.seq),
             _ => None,

@@ -326,9 +326,9 @@ impl Checker<'_> {
                 "when" => when = self.when(value),
                 "claim-result" => {
                     claim_result = match self.string(value, "claim-result") {
-                        Some("passed") => Some((ClaimResult::Passed, value)),
-                        Some("failed") => Some((ClaimResult::Failed, value)),
-                        Some("pending") => Some((ClaimResult::Pending, value)),
+                        Some(name) if ClaimResult::from_name(name).is_some() => {
+                            ClaimResult::from_name(name).map(|result| (result, value))
+                        }
                         Some(other) => {
                             self.at_value(value, format!("claim-result must be \"passed\", \"failed\" or \"pending\" (got {other:?})"));
                             None

@@ -519,10 +519,11 @@ impl<'a> Reader<'a> {
             match key.get_ref().as_ref() {
                 "production-result" => {
                     let results = [
-                        ("passed", ClaimResult::Passed),
-                        ("failed", ClaimResult::Failed),
-                        ("pending", ClaimResult::Pending),
-                    ];
+                        ClaimResult::Passed,
+                        ClaimResult::Failed,
+                        ClaimResult::Pending,
+                    ]
+                    .map(|result| (result.name(), result));
                     if let Some(r) = self.variant(value, &results) {
                         s.relays.production_result = r;
                     }
