@@ -32,11 +32,21 @@ const SCHEMA: Schema = Schema {
     example: r#"{"claim-type": "age_over18_verified"}"#,
 };
 
+/// The request body.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ChallengeRequest {
+    claim_type: String,
+    #[serde(default)]
+    sandbox: bool,
+}
+
 /// Answers a challenge request.
 pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
-    let request = SCHEMA.check(body, state.allow_unknown_fields, ctx.inflection)?;
-    let claim_type = request.str("claim-type").unwrap_or_default();
-    let namespace = Namespace::of(request.bool("sandbox").unwrap_or(false));
+    let request: ChallengeRequest =
+        SCHEMA.read(body, state.allow_unknown_fields, ctx.inflection)?;
+    let claim_type = request.claim_type.as_str();
+    let namespace = Namespace::of(request.sandbox);
     let Some((claim_index, key)) = state.keys.get(namespace, claim_type) else {
         return Err(super::unknown_claim_type(state, claim_type));
     };
@@ -129,4 +139,12 @@ fn persona_json(state: &State, claim_type: &str, namespace: Namespace) -> Vec<u8
         mac,
     })
     .expect("challenges serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_schema_is_the_request_struct() {
+        crate::api::body::assert_schema_reads::<super::ChallengeRequest>(&super::SCHEMA);
+    }
 }

@@ -29,18 +29,24 @@ const SCHEMA: Schema = Schema {
     example: r#"{"blinded-token": "<base64url>", "key-id": "<token-key-id>"}"#,
 };
 
+/// The request body.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct IssueRequest {
+    blinded_token: String,
+    key_id: String,
+}
+
 /// Issues a Privacy Pass.
 pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
-    let request = SCHEMA.check(body, state.allow_unknown_fields, ctx.inflection)?;
-    let key_id = request.str("key-id").unwrap_or_default();
-    let key = find_key(state, key_id)?;
-    let blinded = b64::decode(request.str("blinded-token").unwrap_or_default().trim())
-        .map_err(|_| {
-            ApiError::unprocessable(
-                "/blinded-token",
-                "blinded-token must be base64url (the alphabet with '-' and '_'; padding optional).",
-            )
-        })?;
+    let request: IssueRequest = SCHEMA.read(body, state.allow_unknown_fields, ctx.inflection)?;
+    let key = find_key(state, &request.key_id)?;
+    let blinded = b64::decode(request.blinded_token.trim()).map_err(|_| {
+        ApiError::unprocessable(
+            "/blinded-token",
+            "blinded-token must be base64url (the alphabet with '-' and '_'; padding optional).",
+        )
+    })?;
     let blinded = blinded_input(key, &blinded)?;
     let signature = key.secret().issue(blinded).map_err(|error| {
         ApiError::unprocessable(
@@ -113,4 +119,12 @@ fn blinded_input<'b>(key: &IssuerKey, bytes: &'b [u8]) -> Result<&'b [u8], ApiEr
         ));
     }
     Ok(request.blinded_msg)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_schema_is_the_request_struct() {
+        crate::api::body::assert_schema_reads::<super::IssueRequest>(&super::SCHEMA);
+    }
 }

@@ -39,16 +39,27 @@ const SCHEMA: Schema = Schema {
     example: r#"{"claim-type": "age_over18_verified", "encryption-key-pem": null}"#,
 };
 
+/// The request body.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CreateRelayRequest {
+    claim_type: String,
+    encryption_key_pem: Option<String>,
+    #[serde(default)]
+    sandbox: bool,
+}
+
 /// Creates a relay.
 pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
-    let request = SCHEMA.check(body, state.allow_unknown_fields, ctx.inflection)?;
-    let claim_type = request.str("claim-type").unwrap_or_default();
-    let sandbox = request.bool("sandbox").unwrap_or(false);
+    let request: CreateRelayRequest =
+        SCHEMA.read(body, state.allow_unknown_fields, ctx.inflection)?;
+    let claim_type = request.claim_type.as_str();
+    let sandbox = request.sandbox;
     if state.keys.token_type(claim_type).is_none() {
         return Err(unknown_claim_type(state, claim_type));
     }
-    let encryption_key = match request.str("encryption-key-pem") {
-        Some(pem) => Some(Arc::new((encryption_key(pem)?, pem.to_string()))),
+    let encryption_key = match request.encryption_key_pem {
+        Some(pem) => Some(Arc::new((encryption_key(&pem)?, pem))),
         None => None,
     };
     let token = opaque("relay_", &state.fresh.next(Stream::RelayToken));
@@ -102,4 +113,12 @@ fn encryption_key(pem: &str) -> Result<rsa::RsaPublicKey, ApiError> {
         };
         ApiError::unprocessable("/encryption-key-pem", details)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_schema_is_the_request_struct() {
+        crate::api::body::assert_schema_reads::<super::CreateRelayRequest>(&super::SCHEMA);
+    }
 }
