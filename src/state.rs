@@ -13,7 +13,7 @@ use crate::flow::relays::RelayStore;
 use crate::flow::{ChallengeLog, SpentTokens};
 use crate::http::cors::CorsOrigins;
 use crate::ids::Fresh;
-use crate::journal::{Journal, now_rfc3339};
+use crate::journal::{Journal, rfc3339};
 use crate::keys::{KeyRing, KeySource};
 use crate::profile::WireFormat;
 use crate::scenario::{
@@ -93,15 +93,15 @@ pub(crate) struct UnmatchedLog {
 }
 
 impl UnmatchedLog {
-    /// Notes one request.
-    pub fn record(&self, session: &str, method: &str, path: &str) {
+    /// Notes one request, made at `time` (RFC 3339).
+    pub fn record(&self, time: String, session: &str, method: &str, path: &str) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.0.len() >= UNMATCHED_LIMIT {
             inner.0.pop_front();
             inner.1 += 1;
         }
         inner.0.push_back(UnmatchedRequest {
-            time: now_rfc3339(),
+            time,
             session: session.to_string(),
             method: method.to_string(),
             path: path.to_string(),
@@ -344,6 +344,12 @@ impl State {
     /// whose pages may use the control API and the hosted page.
     pub(crate) fn cors_origins(&self) -> impl Iterator<Item = &String> {
         self.cors_setting.iter().filter(|o| *o != "*")
+    }
+
+    /// The state's clock's wall time now, as RFC 3339 with milliseconds:
+    /// every time the mock shows comes from the one clock.
+    pub(crate) fn now_rfc3339(&self) -> String {
+        rfc3339(self.wall_time(self.clock.now()))
     }
 
     /// Wall time as Unix seconds, moved by the state's clock (a manual

@@ -10,7 +10,6 @@ use crate::api::body::Body;
 use crate::api::response::HttpResponse;
 use crate::flow::ClaimResult;
 use crate::flow::relays::{MAX_REDEMPTIONS, Outcome, Redemption, Relay};
-use crate::journal::now_rfc3339;
 use crate::keys::IssuerKey;
 use crate::privacypass::{Token, b64, hex};
 use crate::profile::ChallengeFormat;
@@ -80,7 +79,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
             relay.redemptions.remove(0);
         }
         relay.redemptions.push(Redemption {
-            time: now_rfc3339(),
+            time: crate::journal::rfc3339(state.wall_time(ctx.now)),
             nonce: hex::encode(&nonce),
             claim_result: outcome.result,
             token_consumed: consumed,

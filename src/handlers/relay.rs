@@ -9,7 +9,6 @@ use crate::flow::ClaimResult;
 use crate::flow::jwt::{self, SessionClaims};
 use crate::flow::relays::{Outcome, Relay};
 use crate::ids::{Stream, opaque, uuid_v4};
-use crate::journal::now_rfc3339;
 use crate::keys::Namespace;
 use crate::privacypass::{self, EncryptionKeyError};
 use crate::state::State;
@@ -88,7 +87,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         claim_type: claim_type.to_string(),
         namespace,
         encryption_key,
-        created: now_rfc3339(),
+        created: state.now_rfc3339(),
         outcome: Outcome::default_for(claim_type, result),
         redemptions: Vec::new(),
         session: ctx.session.to_string(),

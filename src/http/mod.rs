@@ -23,7 +23,7 @@ use crate::api::conventions::Inflection;
 use crate::api::conventions::{check_content_type, check_headers};
 use crate::api::response::{HttpResponse, error_response};
 use crate::handlers::{Ctx, control, hosted};
-use crate::journal::{JournalLimits, Record, RecordText};
+use crate::journal::{JournalLimits, Record, RecordText, rfc3339};
 use crate::scenario::Fault;
 use crate::state::State;
 use heads::Heads;
@@ -250,9 +250,12 @@ fn api<'a>(
     let Some((endpoint, param)) = router::endpoint(target.path) else {
         if state.strict {
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            state
-                .unmatched
-                .record(&session, parts.method.as_str(), path);
+            state.unmatched.record(
+                rfc3339(state.wall_time(script.now)),
+                &state.shown_session(&session, heads.authorization),
+                parts.method.as_str(),
+                path,
+            );
         }
         return Err(router::not_found(&parts.method, parts.uri.path()));
     };
@@ -489,11 +492,7 @@ mod tests {
         clock.advance(std::time::Duration::from_secs(3_600));
         challenge();
         let expected = |since_start: std::time::Duration| {
-            let wall = state
-                .wall_time(since_start)
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            crate::journal::rfc3339(wall.as_secs(), wall.subsec_millis())
+            crate::journal::rfc3339(state.wall_time(since_start))
         };
         let times: Vec<String> = state
             .journal

@@ -6,7 +6,7 @@ use crate::scenario::Fault;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Limits of the journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,11 +217,10 @@ impl Kept {
         let [method, session, path, headers, body, response] = self.ends;
         let text =
             |range: std::ops::Range<usize>| String::from_utf8_lossy(&bytes[range]).into_owned();
-        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
         let scenario = self.has_scenario.then(|| text(response..bytes.len()));
         JournalEntry {
             seq: self.seq,
-            time: rfc3339(since.as_secs(), since.subsec_millis()),
+            time: rfc3339(self.time),
             session: text(method..session),
             method: text(0..method),
             path: text(session..path),
@@ -472,24 +471,9 @@ impl Journal {
     }
 }
 
-/// The current time as RFC 3339 UTC with milliseconds.
-pub fn now_rfc3339() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339(since.as_secs(), since.subsec_millis())
-}
-
-/// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn rfc3339(seconds: u64, millis: u32) -> String {
-    let rem = seconds % 86_400;
-    let (year, month, day) = crate::clock::civil_from_days((seconds / 86_400) as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+/// A time as RFC 3339 UTC with milliseconds (`2026-11-27T16:24:05.123Z`).
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 #[cfg(test)]
@@ -579,9 +563,12 @@ mod tests {
 
     #[test]
     fn formats_utc_timestamps() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(rfc3339(1_795_796_645, 123), "2026-11-27T16:24:05.123Z");
+        let at = |secs: u64, millis: u64| {
+            rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(secs * 1000 + millis))
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(at(1_795_796_645, 123), "2026-11-27T16:24:05.123Z");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! with a plain rsaEncryption key, a hashed 98-byte token input, and a JSON
 //! token. Bytes and text only; the HTTP side is in the handlers.
 
-use crate::clock::{civil_from_days, days_from_civil};
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -74,32 +73,19 @@ pub fn expires_at(now: u64, lifetime: u64) -> u64 {
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_time(unix: u64) -> String {
-    let (days, secs) = (unix / 86_400, unix % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` as Unix seconds.
+/// `YYYY-MM-DDTHH:MM:SSZ` as Unix seconds (no other form is accepted).
 pub fn parse_time(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+    if text.len() != 20 {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, min, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 59 {
-        return None;
-    }
-    let days = days_from_civil(y as i64, m as u32, d as u32);
-    u64::try_from(days)
+    let time = humantime::parse_rfc3339(text).ok()?;
+    time.duration_since(std::time::UNIX_EPOCH)
         .ok()
-        .map(|days| days * 86_400 + h * 3600 + min * 60 + s)
+        .map(|d| d.as_secs())
 }
 
 /// The JSON token the SDK sends (base64url in the `PrivateToken` header).

@@ -876,3 +876,67 @@ async fn the_hosted_flow_page_decides_the_claim() {
         json!({"claim_type": AGE21, "claim_result": "failed", "methodology": [{"method": "document_selfie", "result": "failed"}]})
     );
 }
+
+#[tokio::test]
+async fn every_time_the_mock_shows_comes_from_its_clock() {
+    let clock = ManualClock::new();
+    let server = TestServer::with(type1().clock(clock.clone())).await;
+    let client = Client::new(server.addr());
+    let ten_days = Duration::from_secs(10 * 86_400);
+    clock.advance(ten_days);
+    let relay = client.create_relay(AGE18, false, None).await;
+    let token = client.token(&client.challenge(AGE18, false).await).await;
+    assert_eq!(client.redeem(&relay, &token).await.status, 200);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims: Value =
+        serde_json::from_slice(&unb64(relay.session_token.split('.').nth(1).unwrap())).unwrap();
+    let iat = claims["iat"].as_u64().unwrap();
+    assert!(
+        iat >= now + ten_days.as_secs() - 60,
+        "iat {iat} is ten days ahead of {now}"
+    );
+    let view = crate::support::send(
+        server.addr(),
+        "GET",
+        &format!("/__mock/relays/{}", relay.token),
+        &[],
+        b"",
+    )
+    .await
+    .json();
+    let created = view["created"].as_str().unwrap();
+    let redeemed = view["redemptions"][0]["time"].as_str().unwrap();
+    let journal = crate::support::send(server.addr(), "GET", "/__mock/requests", &[], b"")
+        .await
+        .json();
+    let journaled = journal["requests"][0]["time"].as_str().unwrap().to_string();
+    // All three are ten days after the wall clock, on the same day as the token's iat.
+    let day_of = |unix: u64| unix / 86_400;
+    let parse = |text: &str| -> u64 {
+        let days = |y: u64, m: u64, d: u64| {
+            // Days from 1970-01-01 (civil), computed apart from the mock.
+            let (y, m) = if m <= 2 { (y - 1, m + 12) } else { (y, m) };
+            365 * y + y / 4 - y / 100 + y / 400 + (153 * (m - 3) + 2) / 5 + d - 719_469
+        };
+        let n = |r: std::ops::Range<usize>| text[r].parse::<u64>().unwrap();
+        days(n(0..4), n(5..7), n(8..10)) * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+    };
+    for (name, text) in [
+        ("created", created),
+        ("redemption", redeemed),
+        ("journal", journaled.as_str()),
+    ] {
+        let at = parse(text);
+        assert!(
+            at.abs_diff(iat) < 60,
+            "{name} {text} is not the token's time {iat}"
+        );
+        assert!(
+            day_of(at) >= day_of(now) + 9,
+            "{name} {text} is ten days ahead"
+        );
+    }
+}
