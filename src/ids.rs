@@ -124,11 +124,13 @@ pub fn decode_segment(raw: &str) -> Option<Cow<'_, str>> {
     percent_decode_str(raw).decode_utf8().ok()
 }
 
-/// A query value decoded as HTML forms encode it: `+` is a space, then
-/// `%XX` escapes.
-pub fn decode_query_value(raw: &str) -> Option<String> {
-    let spaced = raw.replace('+', " ");
-    decode_segment(&spaced).map(Cow::into_owned)
+/// The first value of `name` in a query string, decoded as HTML forms
+/// encode it (`+` is a space, then `%XX` escapes; bytes that are not UTF-8
+/// become U+FFFD).
+pub fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// A session id from a path segment, percent-decoded and checked.
@@ -159,8 +161,9 @@ mod tests {
         assert_eq!(decode_segment("a+b").unwrap(), "a+b");
         assert_eq!(decode_segment("a+b%2Fc").unwrap(), "a+b/c");
         assert_eq!(decode_segment("Bad%20Name").unwrap(), "Bad Name");
-        assert_eq!(decode_query_value("a+b").unwrap(), "a b");
-        assert_eq!(decode_query_value("a%2Bb+c").unwrap(), "a+b c");
+        assert_eq!(query_value(Some("x=1&s=a+b"), "s").unwrap(), "a b");
+        assert_eq!(query_value(Some("s=a%2Bb+c&s=2"), "s").unwrap(), "a+b c");
+        assert_eq!(query_value(Some("t=1"), "s"), None);
         assert!(decode_segment("%ff").is_none());
         assert!(decode_segment("%zz").is_none());
         assert!(decode_segment("a%2").is_none());

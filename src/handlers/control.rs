@@ -7,9 +7,7 @@ use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
 use crate::auth::scenario_window_key;
-use crate::ids::{
-    SESSION_PREFIX, decode_query_value, decode_segment, is_session_id, session_segment,
-};
+use crate::ids::{SESSION_PREFIX, decode_segment, is_session_id, query_value, session_segment};
 use crate::journal::JournalEntry;
 use crate::keys::Namespace;
 use crate::scenario::{Scenario, Then};
@@ -197,18 +195,7 @@ fn summary(scenario: &Scenario) -> ScenarioSummary<'_> {
 
 /// The value of `name=` in a query, percent-decoded.
 fn query_param(parts: &Parts, name: &str) -> Result<Option<String>, ApiError> {
-    let Some(query) = parts.uri.query() else {
-        return Ok(None);
-    };
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key == name {
-            return decode_query_value(value).map(Some).ok_or_else(|| {
-                ApiError::bad_request(format!("{name} is not valid percent-encoded UTF-8."))
-            });
-        }
-    }
-    Ok(None)
+    Ok(query_value(parts.uri.query(), name))
 }
 
 /// The value of `session=` in a query, percent-decoded.
@@ -247,8 +234,11 @@ pub(crate) fn handle(
         _ if health => {}
         ControlAccess::Loopback => {}
         ControlAccess::Token(token) => {
-            if parts.headers.get(&TOKEN_HEADER).map(HeaderValue::as_bytes) != Some(token.as_bytes())
-            {
+            let sent = parts
+                .headers
+                .get(&TOKEN_HEADER)
+                .map_or(&[][..], HeaderValue::as_bytes);
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(sent, token.as_bytes())) {
                 return Err(ApiError {
                     title: Cow::Borrowed("Must be authenticated to access this endpoint"),
                     ..ApiError::new(

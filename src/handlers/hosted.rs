@@ -10,7 +10,7 @@ use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
 use crate::flow::relays::{Completion, METHODS};
-use crate::ids::decode_query_value;
+use crate::ids::query_value;
 use crate::keys::Namespace;
 use crate::state::State;
 use bytes::Bytes;
@@ -75,18 +75,11 @@ fn relay_of(state: &State, token: &str) -> Result<(String, String, Namespace), A
 }
 
 fn page(state: &State, parts: &Parts) -> Result<HttpResponse, ApiError> {
-    let token = parts
-        .uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("relay-session-access-token="))
-        .and_then(decode_query_value)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "Open /relay?relay-session-access-token=<the token create-relay returned>.",
-            )
-        })?;
+    let token = query_value(parts.uri.query(), "relay-session-access-token").ok_or_else(|| {
+        ApiError::bad_request(
+            "Open /relay?relay-session-access-token=<the token create-relay returned>.",
+        )
+    })?;
     let (relay, claim_type, namespace) = relay_of(state, &token)?;
     let html = render(&claim_type, namespace, &relay, &token);
     let mut response = Response::new(Bytes::from(html));

@@ -1,5 +1,4 @@
-//! Lowercase hexadecimal, for `token-key-id` and derived identifiers, and
-//! comparing secrets.
+//! Lowercase hexadecimal, for `token-key-id` and derived identifiers.
 
 /// Encodes bytes as lowercase hex.
 pub fn encode(bytes: &[u8]) -> String {
@@ -24,12 +23,6 @@ pub fn decode_32(text: &str) -> Option<[u8; 32]> {
         out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
     }
     Some(out)
-}
-
-/// Whether two byte strings are equal, in time that does not depend on
-/// where they differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
