@@ -14,9 +14,11 @@
 //! Dependencies point down this list, never back up:
 //!
 //! - `http`: the hyper server ([`MockServer`]) and the request pipeline,
-//!   head limits → guard → route → session → scenario step → auth →
-//!   conventions → body → handler → journal; `http::router` holds the
-//!   endpoint table (path, method, auth policy, handler).
+//!   head limits → guard → session → route → scenario step → auth →
+//!   idempotency → conventions → body → handler → journal (the control API
+//!   and the hosted page: a site check, then their handler);
+//!   `http::router` holds the API's endpoint table (path, method, auth
+//!   policy, handler).
 //! - `handlers`: one file per endpoint (`challenge`, `relay`, `issue`,
 //!   `claim`), and the control API under `/__mock/` as free functions over
 //!   the state.

@@ -11,7 +11,6 @@ use crate::flow::idempotency::IdempotencyStore;
 use crate::flow::jwt::SessionTokens;
 use crate::flow::relays::RelayStore;
 use crate::flow::{ChallengeLog, SpentTokens};
-use crate::http::cors::CorsOrigins;
 use crate::ids::Fresh;
 use crate::journal::{Journal, rfc3339};
 use crate::keys::{KeyRing, KeySource};
@@ -45,6 +44,25 @@ pub(crate) struct ChallengeSettings {
     pub redemption_context: RedemptionContext,
     /// `issuer_name` of JSON challenges (Persona's deployed dialect).
     pub json_issuer_name: String,
+}
+
+/// Which origins may call the API from a browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Any origin (the default on a loopback address).
+    Any,
+    /// These origins, exactly (scheme, host and port).
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// Whether `origin` may call the API.
+    pub(crate) fn allows(&self, origin: &[u8]) -> bool {
+        match self {
+            CorsOrigins::Any => true,
+            CorsOrigins::List(list) => list.iter().any(|o| o.as_bytes() == origin),
+        }
+    }
 }
 
 /// Who may use the control API under `/__mock/`.
@@ -276,11 +294,6 @@ impl State {
             mac_secret: mac_secret(settings.seed),
             wall_start: std::time::SystemTime::now() - clock.now(),
         })
-    }
-
-    /// The issuer keys.
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
     }
 
     /// Header, timeout and connection limits.

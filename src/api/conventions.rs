@@ -105,6 +105,10 @@ pub fn check_version(value: &[u8]) -> Result<(), ApiError> {
 
 pub(crate) static KEY_INFLECTION: HeaderName = HeaderName::from_static("key-inflection");
 pub(crate) static PERSONA_VERSION: HeaderName = HeaderName::from_static("persona-version");
+/// The relay secret generate-claim must send.
+pub(crate) static RELAY_SECRET: HeaderName = HeaderName::from_static("persona-relay-secret");
+/// A rate-limit window's limit (IETF RateLimit fields, as Persona sends them).
+pub(crate) static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 
 /// Checks `Persona-Version` and reads `Key-Inflection`.
 pub fn check_headers(

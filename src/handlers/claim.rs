@@ -4,7 +4,7 @@
 //! nonce unspent (409), then the claim itself (pending 403; failed 200 with
 //! the token refunded; passed 200 with the token consumed).
 
-use super::Ctx;
+use super::{Ctx, invalid};
 use crate::api::ApiError;
 use crate::api::body::Body;
 use crate::api::response::HttpResponse;
@@ -16,11 +16,9 @@ use crate::profile::ChallengeFormat;
 use crate::settings::OaepHash;
 use crate::state::State;
 use hyper::StatusCode;
-use hyper::header::HeaderName;
 use serde_json::Value;
-use std::borrow::Cow;
 
-static RELAY_SECRET: HeaderName = HeaderName::from_static("persona-relay-secret");
+use crate::api::conventions::RELAY_SECRET;
 
 /// Redeems a token at a relay.
 pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpResponse, ApiError> {
@@ -133,14 +131,6 @@ fn rfc9577_token(state: &State, relay: &Relay, credential: &str) -> Result<[u8; 
         ));
     }
     Ok(token.nonce)
-}
-
-/// 401 for a token that does not pass a check.
-pub(super) fn invalid(details: impl Into<String>) -> ApiError {
-    ApiError {
-        title: Cow::Borrowed("Token is invalid"),
-        ..ApiError::new(StatusCode::UNAUTHORIZED, details)
-    }
 }
 
 fn double_spend() -> ApiError {

@@ -5,7 +5,7 @@
 //! input. Each failure is a 401 naming the check (never 403, 429 or 5xx,
 //! which Persona's SDK retries); the nonce's single spend is checked after.
 
-use super::claim::invalid;
+use super::invalid;
 use crate::api::ApiError;
 use crate::flow::relays::Relay;
 use crate::keys::Namespace;

@@ -100,3 +100,11 @@ pub(crate) fn whole_body<'a>(
         )),
     }
 }
+
+/// 401 for a token that does not pass a check.
+pub(crate) fn invalid(details: impl Into<String>) -> ApiError {
+    ApiError {
+        title: std::borrow::Cow::Borrowed("Token is invalid"),
+        ..ApiError::new(hyper::StatusCode::UNAUTHORIZED, details)
+    }
+}

@@ -22,25 +22,6 @@ static MAX_AGE: HeaderName = HeaderName::from_static("access-control-max-age");
 /// The response headers a browser script may read.
 const EXPOSED: &str = "Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Persona-Environment-Id, Persona-Organization-Id, Idempotent-Replayed";
 
-/// Which origins may call the API from a browser.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CorsOrigins {
-    /// Any origin (the default on a loopback address).
-    Any,
-    /// These origins, exactly (scheme, host and port).
-    List(Vec<String>),
-}
-
-impl CorsOrigins {
-    /// Whether `origin` may call the API.
-    fn allows(&self, origin: &[u8]) -> bool {
-        match self {
-            CorsOrigins::Any => true,
-            CorsOrigins::List(list) => list.iter().any(|o| o.as_bytes() == origin),
-        }
-    }
-}
-
 /// The answer to a CORS preflight (`OPTIONS` with
 /// `Access-Control-Request-Method`), if this is one.
 pub(super) fn preflight(state: &State, parts: &Parts) -> Option<HttpResponse> {

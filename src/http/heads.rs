@@ -3,9 +3,11 @@
 
 use super::idempotent::IDEMPOTENCY_KEY;
 use super::script::SCENARIO_HEADER;
-use super::session::SESSION_HEADER;
 use crate::api::conventions::{KEY_INFLECTION, PERSONA_VERSION};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, ORIGIN};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, ORIGIN};
+
+/// The header that names a request's session.
+pub(crate) static SESSION_HEADER: HeaderName = HeaderName::from_static("persona-mock-session");
 
 /// The first value of each header the pipeline reads (what
 /// `HeaderMap::get` would give).

@@ -19,7 +19,7 @@ use hyper::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
 pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-static RELAY_SECRET: HeaderName = HeaderName::from_static("persona-relay-secret");
+use crate::api::conventions::RELAY_SECRET;
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// What the request does next.

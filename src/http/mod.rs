@@ -1,7 +1,8 @@
 //! The request pipeline, as named steps read top to bottom:
-//! head limits → guard (a panic becomes a 500) → route → session →
+//! head limits → guard (a panic becomes a 500) → session → route →
 //! scenario step → auth → idempotency → conventions → body → handler →
-//! journal.
+//! journal. Control API and hosted-page requests take a site check
+//! (`site`) and their handler instead.
 //! Nothing here touches sockets (`server` does), so tests and benches call
 //! [`respond`] directly.
 

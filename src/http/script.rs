@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 pub(crate) static SCENARIO_HEADER: HeaderName = HeaderName::from_static("persona-mock-scenario");
-static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+use crate::api::conventions::RATELIMIT_LIMIT;
 
 /// What a scenario step adds to the response, and what the journal notes.
 #[derive(Default)]

@@ -7,13 +7,10 @@ use super::heads::Heads;
 use crate::api::ApiError;
 use crate::ids::{SESSION_PREFIX, is_session_id, session_segment};
 use hyper::StatusCode;
-use hyper::header::HeaderName;
 use std::borrow::Cow;
 
 /// The session of requests that name none and send no API key.
 pub const DEFAULT_SESSION: &str = "default";
-
-pub(crate) static SESSION_HEADER: HeaderName = HeaderName::from_static("persona-mock-session");
 
 /// A request's path with any session prefix taken off.
 pub(crate) struct Target<'a> {

@@ -176,13 +176,3 @@ fn load_file(path: &Path) -> Result<Scenario, Vec<ConfigError>> {
 pub fn is_scenario_path(value: &str) -> bool {
     value.ends_with(".toml") || value.contains('/') || value.contains('\\')
 }
-
-/// Whether a scenario name can be used in headers, flags and paths.
-pub fn is_scenario_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    name.len() <= 100
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-}

@@ -10,7 +10,7 @@ mod sessions;
 mod store;
 mod when;
 
-pub use load::{ScenarioSet, built_in, is_scenario_name, is_scenario_path, scenario_name};
+pub use load::{ScenarioSet, built_in, is_scenario_path, scenario_name};
 pub use parse::parse_scenario;
 pub use sessions::Sessions;
 pub use store::{DeleteError, MAX_UPLOADS, ScenarioStore, StoreError, UploadError};
@@ -258,6 +258,16 @@ impl Cursor {
     pub fn position(&self) -> (usize, u32, bool) {
         (self.step, self.used, self.finished)
     }
+}
+
+/// Whether a scenario name can be used in headers, flags and paths.
+pub fn is_scenario_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 100
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! One scenario file: strict parsing where every problem is reported as
 //! `path:line:column: what is wrong and what is allowed`.
 
-use super::load::is_scenario_name;
+use super::is_scenario_name;
 use super::{Fault, Scenario, ScenarioRateLimit, Step, StepBody, Then, Times, When};
 use crate::api::route::Route;
 use crate::diag::{ConfigError, FileErrors};
