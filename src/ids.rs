@@ -84,7 +84,7 @@ impl Fresh {
 
     /// A fresh `Request-Id` header value.
     pub fn request_id(&self) -> HeaderValue {
-        HeaderValue::from_str(&opaque("req_", &self.next(Stream::RequestId)))
+        HeaderValue::try_from(opaque("req_", &self.next(Stream::RequestId)))
             .expect("ids are alphanumeric")
     }
 }
