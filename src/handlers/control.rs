@@ -541,3 +541,21 @@ fn scenario_field(state: &State, body: &RequestBody) -> Result<Option<String>, A
         _ => Err(ApiError::bad_request(USAGE)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_listed_control_endpoint_is_in_openapi_yaml() {
+        for line in super::ENDPOINTS {
+            let (method, rest) = line.split_once(' ').expect("METHOD /path");
+            // The path ends at its query, body or note.
+            let path = rest.split(['[', ' ', '(']).next().expect("a path");
+            for method in method.split(" or ") {
+                assert!(
+                    crate::http::router_documented(path).contains(&method.to_string()),
+                    "{method} {path} is not in openapi.yaml"
+                );
+            }
+        }
+    }
+}

@@ -39,10 +39,7 @@ pub(super) fn preflight(state: &State, parts: &Parts) -> Option<HttpResponse> {
         .is_some_and(|c| c.allows(origin.as_bytes()))
     {
         headers.insert(ALLOW_ORIGIN.clone(), origin.clone());
-        headers.insert(
-            ALLOW_METHODS.clone(),
-            HeaderValue::from_static("POST, OPTIONS"),
-        );
+        headers.insert(ALLOW_METHODS.clone(), super::router::cors_methods());
         if let Some(asked) = parts.headers.get(&REQUEST_HEADERS) {
             headers.insert(ALLOW_HEADERS.clone(), asked.clone());
         }

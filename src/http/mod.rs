@@ -18,6 +18,13 @@ mod site;
 
 pub use session::DEFAULT_SESSION;
 
+/// The methods openapi.yaml documents for a path (for tests that hold the
+/// served endpoints to the document).
+#[cfg(test)]
+pub(crate) fn router_documented(path: &str) -> Vec<String> {
+    router::tests::documented(path)
+}
+
 use crate::api::ApiError;
 use crate::api::body::{Body, RequestBody};
 use crate::api::conventions::Inflection;

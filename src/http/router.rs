@@ -80,6 +80,19 @@ fn matches<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
     segments.next().is_none().then_some(param)
 }
 
+/// The methods the API answers, and `OPTIONS`, for CORS preflights: taken
+/// from the table, so a new endpoint's method is allowed with it.
+pub(crate) fn cors_methods() -> hyper::header::HeaderValue {
+    let mut methods: Vec<&str> = Vec::new();
+    for endpoint in &ENDPOINTS {
+        if !methods.contains(&endpoint.method.as_str()) {
+            methods.push(endpoint.method.as_str());
+        }
+    }
+    methods.push("OPTIONS");
+    hyper::header::HeaderValue::from_str(&methods.join(", ")).expect("method names are tokens")
+}
+
 /// 404 for a path no endpoint serves.
 pub(crate) fn not_found(method: &Method, path: &str) -> ApiError {
     let served: Vec<String> = ENDPOINTS
@@ -110,7 +123,7 @@ impl Endpoint {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -139,6 +152,34 @@ mod tests {
         assert!(endpoint("/api/privacy/v1/relays//generate-claim").is_none());
         assert!(endpoint("/api/privacy/v1/relays/a/b/generate-claim").is_none());
         assert!(endpoint("/api/privacy/v1/relays/a/generate-claim/x").is_none());
+    }
+
+    /// The methods openapi.yaml documents for `path`.
+    pub(crate) fn documented(path: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
+            .expect("openapi.yaml");
+        let spec: serde_json::Value = serde_yaml_ng::from_str(&text).expect("openapi.yaml is YAML");
+        spec["paths"][path]
+            .as_object()
+            .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_endpoint_is_in_openapi_yaml() {
+        for endpoint in &ENDPOINTS {
+            assert!(
+                documented(endpoint.path).contains(&endpoint.method.to_string()),
+                "{} {} is not in openapi.yaml",
+                endpoint.method,
+                endpoint.path
+            );
+        }
+    }
+
+    #[test]
+    fn cors_allows_the_tables_methods() {
+        assert_eq!(cors_methods(), "POST, OPTIONS");
     }
 
     #[test]
