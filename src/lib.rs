@@ -17,8 +17,8 @@
 //!   head limits → guard → session → route → scenario step → auth →
 //!   idempotency → conventions → body → handler → journal (the control API
 //!   and the hosted page: a site check, then their handler);
-//!   `http::router` holds the API's endpoint table (path, method, auth
-//!   policy, handler).
+//!   `http::router` holds the one routing table (methods, path, policy,
+//!   handler) of the API, the control API and the hosted page.
 //! - `handlers`: one file per endpoint (`challenge`, `relay`, `issue`,
 //!   `claim`), and the control API under `/__mock/` as free functions over
 //!   the state.
@@ -33,8 +33,9 @@
 //!   inflection, versions, request schemas, JSON responses, endpoint
 //!   names); [`privacypass`]: codecs on bytes, no HTTP.
 //!
-//! A new endpoint is a [`Route`](api::route::Route) variant, one line in the
-//! router's table and one handler file, with its tests.
+//! A new API endpoint is a [`Route`](api::route::Route) variant, a row in
+//! the router's table, one handler file, its operation in `openapi.yaml`
+//! and its tests (the README's Architecture section has the recipe).
 
 pub(crate) mod api;
 pub(crate) mod auth;

@@ -37,7 +37,7 @@ pub struct ApiError {
     /// Details of further errors with the same title (`errors[1..]`).
     pub more: Vec<String>,
     /// For 405: the methods the resource allows, sent as `Allow`.
-    pub allow: Option<&'static str>,
+    pub allow: Option<Box<str>>,
 }
 
 #[derive(Serialize)]
@@ -72,9 +72,9 @@ impl ApiError {
     }
 
     /// 405 Method Not Allowed, with the methods to send as `Allow`.
-    pub fn method_not_allowed(allow: &'static str, details: impl Into<String>) -> ApiError {
+    pub fn method_not_allowed(allow: impl Into<Box<str>>, details: impl Into<String>) -> ApiError {
         ApiError {
-            allow: Some(allow),
+            allow: Some(allow.into()),
             ..ApiError::new(StatusCode::METHOD_NOT_ALLOWED, details)
         }
     }

@@ -32,10 +32,12 @@ pub fn json_value<T: serde::Serialize>(status: StatusCode, value: &T) -> HttpRes
 /// Persona's error envelope for an API error.
 pub fn error_response(error: &ApiError) -> HttpResponse {
     let mut response = json_response(error.status, error.body());
-    if let Some(allow) = error.allow {
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(allow));
+    if let Some(allow) = error
+        .allow
+        .as_deref()
+        .and_then(|a| HeaderValue::from_str(a).ok())
+    {
+        response.headers_mut().insert(ALLOW, allow);
     }
     response
 }

@@ -7,7 +7,8 @@ use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
 use crate::auth::scenario_window_key;
-use crate::ids::{SESSION_PREFIX, decode_segment, is_session_id, query_value, session_segment};
+use crate::http::Call;
+use crate::ids::{decode_segment, is_session_id, query_value, session_segment};
 use crate::journal::JournalEntry;
 use crate::keys::Namespace;
 use crate::scenario::{Scenario, Then};
@@ -19,27 +20,6 @@ use serde::Serialize;
 use std::borrow::Cow;
 
 static TOKEN_HEADER: HeaderName = HeaderName::from_static("persona-mock-token");
-
-/// The control endpoints, for the index at `GET /__mock`.
-const ENDPOINTS: &[&str] = &[
-    "GET /__mock/health",
-    "GET /__mock/requests[?session=ID][&limit=N][&after=CURSOR]",
-    "DELETE /__mock/requests[?session=ID]",
-    "POST /__mock/reset[?session=ID]",
-    "GET /__mock/sessions/{id}",
-    "PUT /__mock/sessions/{id} {\"scenario\": NAME | null}",
-    "GET /__mock/scenarios",
-    "GET /__mock/scenarios/{name}",
-    "POST /__mock/scenarios/{name} (TOML body)",
-    "PUT /__mock/scenarios/{name} (TOML body)",
-    "DELETE /__mock/scenarios/{name} (uploaded scenarios)",
-    "GET /__mock/keys",
-    "GET /__mock/unmatched",
-    "GET /__mock/relays[?session=ID][&limit=N][&after=CURSOR]",
-    "GET /__mock/relays/{token}",
-    "POST /__mock/relays/{token}/complete {\"result\": \"passed\" | \"failed\" | \"pending\", \"methodology\": [...]}",
-    "GET /__mock/jwks",
-];
 
 #[derive(Serialize)]
 struct Status<'a> {
@@ -151,7 +131,7 @@ struct KeyView<'a> {
 
 #[derive(Serialize)]
 struct Endpoints {
-    endpoints: &'static [&'static str],
+    endpoints: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -208,254 +188,214 @@ fn session_param(parts: &Parts) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn method_not_allowed(allow: &'static str, method: &Method, path: &str) -> ApiError {
-    ApiError::method_not_allowed(allow, format!("{path} allows {allow} (got {method})."))
-}
-
-/// Whether a path is the control API's (under `/__mock/`, but not a
-/// session-prefixed API path).
-pub(crate) fn is_control_path(path: &str) -> bool {
-    if let Some(rest) = path.strip_prefix(SESSION_PREFIX) {
-        return !rest.contains('/');
+/// Refuses a control request the listening address does not allow: beyond
+/// loopback the control API needs the token, and without one it is not
+/// served. Health reveals nothing, so container health checks reach it on
+/// any address without the token.
+pub(crate) fn check_access(state: &State, parts: &Parts) -> Result<(), ApiError> {
+    if parts.uri.path().trim_end_matches('/') == "/__mock/health" {
+        return Ok(());
     }
-    path == "/__mock" || path.starts_with("/__mock/")
-}
-
-/// Answers a request under `/__mock/`.
-pub(crate) fn handle(
-    state: &State,
-    parts: &Parts,
-    body: &RequestBody,
-) -> Result<HttpResponse, ApiError> {
-    // Health reveals nothing: container health checks reach it on any
-    // address, without the token.
-    let health = parts.uri.path().trim_end_matches('/') == "/__mock/health";
     match &state.control {
-        _ if health => {}
-        ControlAccess::Loopback => {}
+        ControlAccess::Loopback => Ok(()),
         ControlAccess::Token(token) => {
             let sent = parts
                 .headers
                 .get(&TOKEN_HEADER)
                 .map_or(&[][..], HeaderValue::as_bytes);
-            if !bool::from(subtle::ConstantTimeEq::ct_eq(sent, token.as_bytes())) {
-                return Err(ApiError {
+            if bool::from(subtle::ConstantTimeEq::ct_eq(sent, token.as_bytes())) {
+                Ok(())
+            } else {
+                Err(ApiError {
                     title: Cow::Borrowed("Must be authenticated to access this endpoint"),
                     ..ApiError::new(
                         StatusCode::UNAUTHORIZED,
                         "The control API needs the Persona-Mock-Token header with the token given to --control-token.",
                     )
-                });
+                })
             }
         }
-        ControlAccess::Off => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "The control API is served only when persona-mock listens on a loopback address; start it with --control-token TOKEN to serve it here, and send Persona-Mock-Token: TOKEN.",
-            ));
-        }
-    }
-    let path = parts.uri.path();
-    let rest = path.trim_start_matches("/__mock").trim_matches('/');
-    let segments: Vec<&str> = if rest.is_empty() {
-        Vec::new()
-    } else {
-        rest.split('/').collect()
-    };
-    let method = &parts.method;
-    match segments.as_slice() {
-        [] => match *method {
-            Method::GET => ok(
-                StatusCode::OK,
-                &Endpoints {
-                    endpoints: ENDPOINTS,
-                },
-            ),
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        ["health"] => match *method {
-            Method::GET | Method::HEAD => ok(
-                StatusCode::OK,
-                &Health {
-                    status: "ok",
-                    keys: if state.keys.all_made() {
-                        "ready"
-                    } else {
-                        "generating"
-                    },
-                },
-            ),
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        ["requests"] => {
-            let session = session_param(parts)?;
-            let journal = state.journal.as_ref().ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "The request journal is off (--no-journal or [journal] enabled = false).",
-                )
-            })?;
-            match *method {
-                Method::GET => {
-                    let (after, limit) = page_params(parts, DEFAULT_PAGE)?;
-                    let name = session.as_deref().map(|s| state.journal_session(s));
-                    let view = journal.page(name.as_deref(), after, limit);
-                    let requests = Requests {
-                        session: session.as_deref(),
-                        count: view.requests.len(),
-                        dropped: view.dropped,
-                        requests: view.requests,
-                        next: view.next.map(|seq| seq.to_string()),
-                    };
-                    ok(StatusCode::OK, &requests)
-                }
-                Method::DELETE => {
-                    journal.clear(
-                        session
-                            .as_deref()
-                            .map(|s| state.journal_session(s))
-                            .as_deref(),
-                    );
-                    ok(
-                        StatusCode::OK,
-                        &Status {
-                            status: "cleared",
-                            session: session.as_deref(),
-                        },
-                    )
-                }
-                _ => Err(method_not_allowed("GET, DELETE", method, path)),
-            }
-        }
-        ["reset"] => match *method {
-            Method::POST => {
-                let session = session_param(parts)?;
-                state.reset(session.as_deref());
-                ok(
-                    StatusCode::OK,
-                    &Status {
-                        status: "reset",
-                        session: session.as_deref(),
-                    },
-                )
-            }
-            _ => Err(method_not_allowed("POST", method, path)),
-        },
-        ["sessions", raw] => match *method {
-            Method::GET => session_view(state, &session_segment(raw)?),
-            Method::PUT => {
-                let id = session_segment(raw)?;
-                let name = scenario_field(state, body)?;
-                state.bind_scenario(&id, name.as_deref())?;
-                session_view(state, &id)
-            }
-            _ => Err(method_not_allowed("GET, PUT", method, path)),
-        },
-        ["scenarios"] => match *method {
-            Method::GET => {
-                let set = state.scenarios.current();
-                let scenarios = set.iter().map(|s| summary(s)).collect();
-                ok(StatusCode::OK, &ScenarioList { scenarios })
-            }
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        ["scenarios", raw] => {
-            let name = &*decode_segment(raw).ok_or_else(|| {
-                ApiError::bad_request(
-                    "The scenario name in the path is not valid percent-encoded UTF-8.",
-                )
-            })?;
-            match *method {
-                Method::GET => {
-                    let set = state.scenarios.current();
-                    let scenario = set.get(name).ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::NOT_FOUND,
-                            format!(
-                                "There is no scenario {name:?}. Available scenarios: {}.",
-                                set.names()
-                            ),
-                        )
-                    })?;
-                    ok(StatusCode::OK, &summary(scenario))
-                }
-                Method::POST | Method::PUT => upload_scenario(state, name, body),
-                Method::DELETE => {
-                    state.delete_scenario(name)?;
-                    ok(
-                        StatusCode::OK,
-                        &Status {
-                            status: "deleted",
-                            session: None,
-                        },
-                    )
-                }
-                _ => Err(method_not_allowed("GET, POST, PUT, DELETE", method, path)),
-            }
-        }
-        ["keys"] => match *method {
-            Method::GET => {
-                let mut keys = Vec::new();
-                for namespace in Namespace::ALL {
-                    for claim_type in state.keys.claim_types() {
-                        let (_, key) = state
-                            .keys
-                            .get(namespace, claim_type)
-                            .expect("configured claim type");
-                        keys.push(KeyView {
-                            claim_type,
-                            namespace: namespace.name(),
-                            token_type: key.token_type.code(),
-                            token_key: key.token_key_b64(),
-                            token_key_id: key.token_key_id_hex(),
-                        });
-                    }
-                }
-                ok(StatusCode::OK, &KeyList { keys })
-            }
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        ["unmatched"] => match *method {
-            Method::GET => {
-                let (list, dropped) = state.unmatched.list();
-                ok(
-                    StatusCode::OK,
-                    &UnmatchedView {
-                        strict: state.strict,
-                        dropped,
-                        unmatched: &list,
-                    },
-                )
-            }
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        ["relays"] => match *method {
-            Method::GET => {
-                let (after, limit) = page_params(parts, super::control_flow::DEFAULT_PAGE)?;
-                super::control_flow::list(state, session_param(parts)?.as_deref(), after, limit)
-            }
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        ["relays", token] => match *method {
-            Method::GET => super::control_flow::show(state, token),
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        ["relays", token, "complete"] => match *method {
-            Method::POST => super::control_flow::complete(state, token, body),
-            _ => Err(method_not_allowed("POST", method, path)),
-        },
-        ["jwks"] => match *method {
-            Method::GET => Ok(json_value(StatusCode::OK, &state.session_tokens.jwks())),
-            _ => Err(method_not_allowed("GET", method, path)),
-        },
-        _ => Err(ApiError::new(
+        ControlAccess::Off => Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            format!(
-                "No control endpoint matches {method} {path}. Control endpoints: {}.",
-                ENDPOINTS.join("; ")
-            ),
+            "The control API is served only when persona-mock listens on a loopback address; start it with --control-token TOKEN to serve it here, and send Persona-Mock-Token: TOKEN.",
         )),
     }
+}
+
+/// `GET /__mock`: the control endpoints, from the routing table.
+pub(crate) fn index(_: &State, _: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    ok(
+        StatusCode::OK,
+        &Endpoints {
+            endpoints: crate::http::control_listing(),
+        },
+    )
+}
+
+/// `GET /__mock/health`.
+pub(crate) fn health(state: &State, _: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    ok(
+        StatusCode::OK,
+        &Health {
+            status: "ok",
+            keys: if state.keys.all_made() {
+                "ready"
+            } else {
+                "generating"
+            },
+        },
+    )
+}
+
+/// `GET` and `DELETE /__mock/requests`: the journal, or clearing it.
+pub(crate) fn requests(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let parts = call.parts;
+    let session = session_param(parts)?;
+    let journal = state.journal.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "The request journal is off (--no-journal or [journal] enabled = false).",
+        )
+    })?;
+    let name = session.as_deref().map(|s| state.journal_session(s));
+    if parts.method == Method::DELETE {
+        journal.clear(name.as_deref());
+        return ok(
+            StatusCode::OK,
+            &Status {
+                status: "cleared",
+                session: session.as_deref(),
+            },
+        );
+    }
+    let (after, limit) = page_params(parts, DEFAULT_PAGE)?;
+    let view = journal.page(name.as_deref(), after, limit);
+    let requests = Requests {
+        session: session.as_deref(),
+        count: view.requests.len(),
+        dropped: view.dropped,
+        requests: view.requests,
+        next: view.next.map(|seq| seq.to_string()),
+    };
+    ok(StatusCode::OK, &requests)
+}
+
+/// `POST /__mock/reset`.
+pub(crate) fn reset(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let session = session_param(call.parts)?;
+    state.reset(session.as_deref());
+    ok(
+        StatusCode::OK,
+        &Status {
+            status: "reset",
+            session: session.as_deref(),
+        },
+    )
+}
+
+/// `GET` and `PUT /__mock/sessions/{id}`: a session, or binding its scenario.
+pub(crate) fn session(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let id = session_segment(call.param.unwrap_or_default())?;
+    if call.parts.method == Method::PUT {
+        let name = scenario_field(state, call.body)?;
+        state.bind_scenario(&id, name.as_deref())?;
+    }
+    session_view(state, &id)
+}
+
+/// `GET /__mock/scenarios`.
+pub(crate) fn scenarios(state: &State, _: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let set = state.scenarios.current();
+    let scenarios = set.iter().map(|s| summary(s)).collect();
+    ok(StatusCode::OK, &ScenarioList { scenarios })
+}
+
+/// `GET`, `POST`, `PUT` and `DELETE /__mock/scenarios/{name}`.
+pub(crate) fn scenario(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let name = &*decode_segment(call.param.unwrap_or_default()).ok_or_else(|| {
+        ApiError::bad_request("The scenario name in the path is not valid percent-encoded UTF-8.")
+    })?;
+    match call.parts.method {
+        Method::POST | Method::PUT => upload_scenario(state, name, call.body),
+        Method::DELETE => {
+            state.delete_scenario(name)?;
+            ok(
+                StatusCode::OK,
+                &Status {
+                    status: "deleted",
+                    session: None,
+                },
+            )
+        }
+        _ => {
+            let set = state.scenarios.current();
+            let scenario = set.get(name).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "There is no scenario {name:?}. Available scenarios: {}.",
+                        set.names()
+                    ),
+                )
+            })?;
+            ok(StatusCode::OK, &summary(scenario))
+        }
+    }
+}
+
+/// `GET /__mock/keys`.
+pub(crate) fn keys(state: &State, _: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let mut keys = Vec::new();
+    for namespace in Namespace::ALL {
+        for claim_type in state.keys.claim_types() {
+            let (_, key) = state
+                .keys
+                .get(namespace, claim_type)
+                .expect("configured claim type");
+            keys.push(KeyView {
+                claim_type,
+                namespace: namespace.name(),
+                token_type: key.token_type.code(),
+                token_key: key.token_key_b64(),
+                token_key_id: key.token_key_id_hex(),
+            });
+        }
+    }
+    ok(StatusCode::OK, &KeyList { keys })
+}
+
+/// `GET /__mock/unmatched`.
+pub(crate) fn unmatched(state: &State, _: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let (list, dropped) = state.unmatched.list();
+    ok(
+        StatusCode::OK,
+        &UnmatchedView {
+            strict: state.strict,
+            dropped,
+            unmatched: &list,
+        },
+    )
+}
+
+/// `GET /__mock/relays`.
+pub(crate) fn relays(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let (after, limit) = page_params(call.parts, super::control_flow::DEFAULT_PAGE)?;
+    super::control_flow::list(state, session_param(call.parts)?.as_deref(), after, limit)
+}
+
+/// `GET /__mock/relays/{token}`.
+pub(crate) fn relay(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    super::control_flow::show(state, call.param.unwrap_or_default())
+}
+
+/// `POST /__mock/relays/{token}/complete`.
+pub(crate) fn complete_relay(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    super::control_flow::complete(state, call.param.unwrap_or_default(), call.body)
+}
+
+/// `GET /__mock/jwks`.
+pub(crate) fn jwks(state: &State, _: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    Ok(json_value(StatusCode::OK, &state.session_tokens.jwks()))
 }
 
 fn session_view(state: &State, session: &str) -> Result<HttpResponse, ApiError> {
@@ -546,7 +486,7 @@ fn scenario_field(state: &State, body: &RequestBody) -> Result<Option<String>, A
 mod tests {
     #[test]
     fn every_listed_control_endpoint_is_in_openapi_yaml() {
-        for line in super::ENDPOINTS {
+        for line in crate::http::control_listing() {
             let (method, rest) = line.split_once(' ').expect("METHOD /path");
             // The path ends at its query, body or note.
             let path = rest.split(['[', ' ', '(']).next().expect("a path");

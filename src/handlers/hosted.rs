@@ -10,6 +10,7 @@ use crate::api::ApiError;
 use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
 use crate::flow::relays::{Completion, METHODS};
+use crate::http::Call;
 use crate::ids::query_value;
 use crate::keys::Namespace;
 use crate::state::State;
@@ -20,30 +21,14 @@ use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use std::sync::OnceLock;
 
-/// The page's path.
-pub(crate) const PAGE: &str = "/relay";
-/// Where the page posts the outcome.
-pub(crate) const COMPLETE: &str = "/relay/complete";
-
-/// Whether a path is the hosted flow's.
-pub(crate) fn is_hosted_path(path: &str) -> bool {
-    path == PAGE || path == COMPLETE
+/// `GET /relay?relay-session-access-token=…`: the page.
+pub(crate) fn page(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    show(state, call.parts)
 }
 
-/// Answers the page or its completion.
-pub(crate) fn handle(
-    state: &State,
-    parts: &Parts,
-    body: &RequestBody,
-) -> Result<HttpResponse, ApiError> {
-    match (parts.uri.path(), &parts.method) {
-        (PAGE, &hyper::Method::GET) => page(state, parts),
-        (COMPLETE, &hyper::Method::POST) => complete(state, body),
-        (path, method) => Err(ApiError::method_not_allowed(
-            if path == PAGE { "GET" } else { "POST" },
-            format!("{path} does not answer {method}."),
-        )),
-    }
+/// `POST /relay/complete`: the page's outcome.
+pub(crate) fn complete(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    finish(state, call.body)
 }
 
 /// The relay a session token names, if the mock signed it and it is alive.
@@ -74,7 +59,7 @@ fn relay_of(state: &State, token: &str) -> Result<(String, String, Namespace), A
     Ok((relay.token, relay.claim_type, relay.namespace))
 }
 
-fn page(state: &State, parts: &Parts) -> Result<HttpResponse, ApiError> {
+fn show(state: &State, parts: &Parts) -> Result<HttpResponse, ApiError> {
     let token = query_value(parts.uri.query(), "relay-session-access-token").ok_or_else(|| {
         ApiError::bad_request(
             "Open /relay?relay-session-access-token=<the token create-relay returned>.",
@@ -191,7 +176,7 @@ struct PageCompletion {
     method: Option<String>,
 }
 
-fn complete(state: &State, body: &RequestBody) -> Result<HttpResponse, ApiError> {
+fn finish(state: &State, body: &RequestBody) -> Result<HttpResponse, ApiError> {
     let bytes = super::whole_body(state, body)?;
     let input: PageCompletion = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(format!(

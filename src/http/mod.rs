@@ -18,6 +18,8 @@ mod site;
 
 pub use session::DEFAULT_SESSION;
 
+pub(crate) use router::{Call, control_listing};
+
 /// The methods openapi.yaml documents for a path (for tests that hold the
 /// served endpoints to the document).
 #[cfg(test)]
@@ -30,7 +32,7 @@ use crate::api::body::{Body, RequestBody};
 use crate::api::conventions::Inflection;
 use crate::api::conventions::{check_content_type, check_headers};
 use crate::api::response::{HttpResponse, error_response};
-use crate::handlers::{Ctx, control, hosted};
+use crate::handlers::{Ctx, control};
 use crate::journal::{JournalLimits, Record, RecordText, rfc3339};
 use crate::scenario::Fault;
 use crate::state::State;
@@ -100,15 +102,33 @@ fn answer<'a>(
         Ok(heads) => heads,
         Err(error) => return Answer::now(guard(state, parts, |_| Err(error))),
     };
-    if control::is_control_path(parts.uri.path()) {
+    let path = parts.uri.path();
+    if let Some((row, param)) = router::site_row(path) {
         let response = guard(state, parts, |_| {
             site::check(state, parts, &heads)?;
-            control::handle(state, parts, &body)
+            if matches!(row.target, router::Target::Control(_)) {
+                control::check_access(state, parts)?;
+            }
+            row.check_method(&parts.method, path)?;
+            let call = Call {
+                parts,
+                body: &body,
+                param,
+            };
+            match row.target {
+                router::Target::Control(handler) | router::Target::Hosted(handler) => {
+                    handler(state, &call)
+                }
+                router::Target::Api(_) => unreachable!("site rows are control or hosted"),
+            }
         });
-        if parts.method != hyper::Method::GET && parts.method != hyper::Method::HEAD {
+        if matches!(row.target, router::Target::Control(_))
+            && parts.method != hyper::Method::GET
+            && parts.method != hyper::Method::HEAD
+        {
             tracing::info!(
                 method = %parts.method,
-                path = parts.uri.path(),
+                path,
                 query = &*crate::auth::mask_keys_in(parts.uri.query().unwrap_or("")),
                 status = response.status().as_u16(),
                 "control action"
@@ -116,10 +136,11 @@ fn answer<'a>(
         }
         return Answer::now(response);
     }
-    if hosted::is_hosted_path(parts.uri.path()) {
+    if router::is_control_path(path) {
         return Answer::now(guard(state, parts, |_| {
             site::check(state, parts, &heads)?;
-            hosted::handle(state, parts, &body)
+            control::check_access(state, parts)?;
+            Err(router::control_not_found(&parts.method, path))
         }));
     }
     if let Some(response) = cors::preflight(state, parts) {
@@ -255,7 +276,7 @@ fn api<'a>(
     if state.journal.is_some() || script.log {
         script.session = Some(session.clone());
     }
-    let Some((endpoint, param)) = router::endpoint(target.path) else {
+    let Some((row, endpoint, param)) = router::endpoint(target.path) else {
         if state.strict {
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             state.unmatched.record(
@@ -267,7 +288,7 @@ fn api<'a>(
         }
         return Err(router::not_found(&parts.method, parts.uri.path()));
     };
-    endpoint.check_method(&parts.method)?;
+    row.check_method(&parts.method, target.path)?;
     let scenario = script::scenario_for(state, heads.scenario, target.scenario, &session)?;
     let mut scripted_after = None;
     if let Some(scenario) = &scenario {

@@ -437,8 +437,7 @@ async fn answer(
 /// all) or the hosted page.
 fn needs_keys(path: &str) -> bool {
     path == "/__mock/keys"
-        || !(crate::handlers::control::is_control_path(path)
-            || crate::handlers::hosted::is_hosted_path(path))
+        || !(super::router::is_control_path(path) || super::router::site_row(path).is_some())
 }
 
 /// Carries out a scripted delay, then answers or fails the connection as
