@@ -120,6 +120,10 @@ pub(crate) fn is_control_path(path: &str) -> bool {
 
 /// The control or hosted-page row for a path, with its `{…}` value.
 pub(crate) fn site_row(path: &str) -> Option<(&'static Row, Option<&str>)> {
+    // Every control and hosted path starts so; API paths are not looked up.
+    if !(path.starts_with("/__mock") || path.starts_with("/relay")) {
+        return None;
+    }
     find(path, |row| !matches!(row.target, Target::Api(_)))
 }
 
@@ -330,6 +334,13 @@ pub(crate) mod tests {
             .check_method(&Method::POST, "/__mock/health")
             .unwrap_err();
         assert_eq!(error.allow.as_deref(), Some("GET"), "HEAD goes unnamed");
+    }
+
+    #[test]
+    fn every_site_row_starts_as_site_row_looks_for() {
+        for row in ROUTES.iter().filter(|r| !matches!(r.target, Target::Api(_))) {
+            assert_eq!(site_row(row.path).map(|(r, _)| r.path), Some(row.path));
+        }
     }
 
     #[test]
