@@ -338,7 +338,10 @@ pub(crate) mod tests {
 
     #[test]
     fn every_site_row_starts_as_site_row_looks_for() {
-        for row in ROUTES.iter().filter(|r| !matches!(r.target, Target::Api(_))) {
+        for row in ROUTES
+            .iter()
+            .filter(|r| !matches!(r.target, Target::Api(_)))
+        {
             assert_eq!(site_row(row.path).map(|(r, _)| r.path), Some(row.path));
         }
     }
