@@ -406,15 +406,7 @@ async fn pending_and_failed_claims_do_not_consume_the_token() {
         true,
         "the refunded token works again"
     );
-    let view = crate::support::send(
-        server.addr(),
-        "GET",
-        &format!("/__mock/relays/{}", relay.token),
-        &[],
-        b"",
-    )
-    .await
-    .json();
+    let view = crate::support::relay_view(server.addr(), &relay.token).await;
     assert_eq!(view["redemptions"].as_array().unwrap().len(), 2);
     assert_eq!(view["claim_result"], "passed");
 }
@@ -774,15 +766,7 @@ async fn concurrent_requests_with_one_idempotency_key_run_once() {
         "{:?}",
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
-    let view = crate::support::send(
-        server.addr(),
-        "GET",
-        &format!("/__mock/relays/{}", relay.token),
-        &[],
-        b"",
-    )
-    .await
-    .json();
+    let view = crate::support::relay_view(server.addr(), &relay.token).await;
     assert_eq!(
         view["redemptions"].as_array().unwrap().len(),
         1,
@@ -898,15 +882,7 @@ async fn every_time_the_mock_shows_comes_from_its_clock() {
         iat >= now + ten_days.as_secs() - 60,
         "iat {iat} is ten days ahead of {now}"
     );
-    let view = crate::support::send(
-        server.addr(),
-        "GET",
-        &format!("/__mock/relays/{}", relay.token),
-        &[],
-        b"",
-    )
-    .await
-    .json();
+    let view = crate::support::relay_view(server.addr(), &relay.token).await;
     let created = view["created"].as_str().unwrap();
     let redeemed = view["redemptions"][0]["time"].as_str().unwrap();
     let journal = crate::support::send(server.addr(), "GET", "/__mock/requests", &[], b"")

@@ -94,6 +94,13 @@ pub async fn send(
     send_raw(addr, &raw).await.expect("a complete response")
 }
 
+/// The control API's view of one relay (`GET /__mock/relays/{token}`).
+pub async fn relay_view(addr: SocketAddr, token: &str) -> serde_json::Value {
+    send(addr, "GET", &format!("/__mock/relays/{token}"), &[], b"")
+        .await
+        .json()
+}
+
 /// Writes raw bytes and parses the response; `None` if the server closed
 /// the connection without one.
 pub async fn send_raw(addr: SocketAddr, raw: &[u8]) -> Option<Reply> {

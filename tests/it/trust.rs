@@ -59,15 +59,7 @@ async fn a_session_token_signed_with_the_key_the_repository_shipped_is_refused()
     assert_eq!(complete.status, 404, "{}", complete.text());
     // The forged completion changed nothing: the relay keeps the default
     // result of production relays.
-    let view = send(
-        server.addr(),
-        "GET",
-        &format!("/__mock/relays/{}", relay.token),
-        &[],
-        b"",
-    )
-    .await
-    .json();
+    let view = crate::support::relay_view(server.addr(), &relay.token).await;
     assert_eq!(view["claim_result"], "passed");
     let done = client
         .post(
