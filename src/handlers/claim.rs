@@ -37,12 +37,7 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     let relay = ctx
         .param
         .and_then(|token| state.relays.get(token))
-        .filter(|relay| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                relay.secret.as_bytes(),
-                secret.as_bytes(),
-            ))
-        })
+        .filter(|relay| hex::constant_time_eq(relay.secret.as_bytes(), secret.as_bytes()))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -9,8 +9,8 @@ use super::invalid;
 use crate::api::ApiError;
 use crate::flow::relays::Relay;
 use crate::keys::Namespace;
-use crate::privacypass::b64;
 use crate::privacypass::persona::{self, EchoedChallenge, JsonToken};
+use crate::privacypass::{b64, hex};
 use crate::state::State;
 
 /// Verifies a JSON token for `relay`; returns its nonce.
@@ -91,10 +91,7 @@ fn mac_scope<'s>(
             claim_type,
             namespace.name(),
         );
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            expected.as_bytes(),
-            challenge.mac.as_bytes(),
-        ))
+        hex::constant_time_eq(expected.as_bytes(), challenge.mac.as_bytes())
     };
     if matches(&relay.claim_type, relay.namespace) {
         return Ok((&relay.claim_type, relay.namespace));

@@ -11,6 +11,7 @@ use crate::http::Call;
 use crate::ids::{decode_segment, is_session_id, query_value, session_segment};
 use crate::journal::JournalEntry;
 use crate::keys::Namespace;
+use crate::privacypass::hex;
 use crate::scenario::{Scenario, Then};
 use crate::state::{ControlAccess, State, UnmatchedRequest};
 use hyper::header::{HeaderName, HeaderValue};
@@ -203,7 +204,7 @@ pub(crate) fn check_access(state: &State, parts: &Parts) -> Result<(), ApiError>
                 .headers
                 .get(&TOKEN_HEADER)
                 .map_or(&[][..], HeaderValue::as_bytes);
-            if bool::from(subtle::ConstantTimeEq::ct_eq(sent, token.as_bytes())) {
+            if hex::constant_time_eq(sent, token.as_bytes()) {
                 Ok(())
             } else {
                 Err(ApiError {

@@ -1,4 +1,5 @@
-//! Lowercase hexadecimal, for `token-key-id` and derived identifiers.
+//! Lowercase hexadecimal, for `token-key-id` and derived identifiers, and
+//! comparing secrets.
 
 /// Encodes bytes as lowercase hex.
 pub fn encode(bytes: &[u8]) -> String {
@@ -23,6 +24,12 @@ pub fn decode_32(text: &str) -> Option<[u8; 32]> {
         out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
     }
     Some(out)
+}
+
+/// Whether two byte strings are equal, in time that does not depend on
+/// where they differ (subtle's constant-time compare).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 #[cfg(test)]

@@ -214,9 +214,7 @@ impl IssuerSecret {
         match self {
             IssuerSecret::P384 { secret, server, .. } => {
                 match IssuerSecret::voprf(secret, server).evaluate(input) {
-                    Ok(output) => {
-                        bool::from(subtle::ConstantTimeEq::ct_eq(&output[..], authenticator))
-                    }
+                    Ok(output) => super::hex::constant_time_eq(&output, authenticator),
                     Err(_) => false,
                 }
             }
