@@ -77,15 +77,7 @@ impl Authenticator {
         let Some(header) = header else {
             return Ok(None);
         };
-        let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?;
-        let (scheme, key) = header.trim().split_once(' ').ok_or(AuthError::NotBearer)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::NotBearer);
-        }
-        let api_key = key.trim();
-        if api_key.is_empty() {
-            return Err(AuthError::NotBearer);
-        }
+        let api_key = bearer_key(header).ok_or(AuthError::NotBearer)?;
         if let Some(entry) = self.keys.get(api_key) {
             return Ok(Some(Principal {
                 api_key,
@@ -111,13 +103,24 @@ impl Authenticator {
     }
 }
 
+/// The prefixes of the API keys that are valid by default, one per
+/// environment.
+const KEY_PREFIXES: [&str; 2] = ["persona_sandbox_", "persona_production_"];
+
+/// The API key of an `Authorization: Bearer <key>` value, if it is one.
+pub(crate) fn bearer_key(value: &[u8]) -> Option<&str> {
+    let (scheme, key) = std::str::from_utf8(value).ok()?.trim().split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
 /// An API key as logs and the journal show it: its environment prefix
 /// (`persona_sandbox_`, `persona_production_`, or none) and, instead of the
 /// rest, the first 8 hex digits of the key's SHA-256, so requests with one
 /// key can be told from another's without the key being kept.
 pub(crate) fn mask_api_key(key: &str) -> String {
     use sha2::{Digest, Sha256};
-    let prefix = ["persona_sandbox_", "persona_production_"]
+    let prefix = KEY_PREFIXES
         .into_iter()
         .find(|p| key.starts_with(p))
         .unwrap_or("");
@@ -143,16 +146,12 @@ pub(crate) fn mask_authorization(value: &[u8]) -> Option<String> {
 /// `text` with every `persona_sandbox_…` or `persona_production_…` key in
 /// it masked ([`mask_api_key`]): for log lines that quote a query.
 pub(crate) fn mask_keys_in(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains("persona_sandbox_") && !text.contains("persona_production_") {
+    if !KEY_PREFIXES.iter().any(|p| text.contains(p)) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = ["persona_sandbox_", "persona_production_"]
-        .iter()
-        .filter_map(|p| rest.find(p))
-        .min()
-    {
+    while let Some(at) = KEY_PREFIXES.iter().filter_map(|p| rest.find(p)).min() {
         out.push_str(&rest[..at]);
         let key_len = rest[at..]
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))

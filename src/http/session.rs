@@ -79,10 +79,7 @@ pub(crate) fn resolve<'a>(
     }
     let bearer = heads
         .authorization
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, key)| scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty())
-        .map(|(_, key)| key.trim());
+        .and_then(|v| crate::auth::bearer_key(v.as_bytes()));
     Ok(Cow::Borrowed(bearer.unwrap_or(DEFAULT_SESSION)))
 }
 
