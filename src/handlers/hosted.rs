@@ -7,7 +7,6 @@
 //! generate-claim answers from then on.
 
 use crate::api::ApiError;
-use crate::api::body::RequestBody;
 use crate::api::response::{HttpResponse, json_value};
 use crate::flow::relays::{Completion, METHODS};
 use crate::http::Call;
@@ -16,20 +15,9 @@ use crate::keys::Namespace;
 use crate::state::State;
 use bytes::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use std::sync::OnceLock;
-
-/// `GET /relay?relay-session-access-token=…`: the page.
-pub(crate) fn page(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
-    show(state, call.parts)
-}
-
-/// `POST /relay/complete`: the page's outcome.
-pub(crate) fn complete(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
-    finish(state, call.body)
-}
 
 /// The relay a session token names, if the mock signed it and it is alive.
 fn relay_of(state: &State, token: &str) -> Result<(String, String, Namespace), ApiError> {
@@ -59,12 +47,14 @@ fn relay_of(state: &State, token: &str) -> Result<(String, String, Namespace), A
     Ok((relay.token, relay.claim_type, relay.namespace))
 }
 
-fn show(state: &State, parts: &Parts) -> Result<HttpResponse, ApiError> {
-    let token = query_value(parts.uri.query(), "relay-session-access-token").ok_or_else(|| {
-        ApiError::bad_request(
-            "Open /relay?relay-session-access-token=<the token create-relay returned>.",
-        )
-    })?;
+/// `GET /relay?relay-session-access-token=…`: the page.
+pub(crate) fn page(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let token =
+        query_value(call.parts.uri.query(), "relay-session-access-token").ok_or_else(|| {
+            ApiError::bad_request(
+                "Open /relay?relay-session-access-token=<the token create-relay returned>.",
+            )
+        })?;
     let (relay, claim_type, namespace) = relay_of(state, &token)?;
     let html = render(&claim_type, namespace, &relay, &token);
     let mut response = Response::new(Bytes::from(html));
@@ -176,8 +166,9 @@ struct PageCompletion {
     method: Option<String>,
 }
 
-fn finish(state: &State, body: &RequestBody) -> Result<HttpResponse, ApiError> {
-    let bytes = super::whole_body(state, body)?;
+/// `POST /relay/complete`: the page's outcome.
+pub(crate) fn complete(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let bytes = super::whole_body(state, call.body)?;
     let input: PageCompletion = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(format!(
             "Send {{\"token\": …, \"result\": \"passed\" | \"failed\", \"method\": …}} ({e})."

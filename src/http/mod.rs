@@ -18,14 +18,7 @@ mod site;
 
 pub use session::DEFAULT_SESSION;
 
-pub(crate) use router::{Call, control_listing};
-
-/// The methods openapi.yaml documents for a path (for tests that hold the
-/// served endpoints to the document).
-#[cfg(test)]
-pub(crate) fn router_documented(path: &str) -> Vec<String> {
-    router::tests::documented(path)
-}
+pub(crate) use router::{Call, control_listing, is_health};
 
 use crate::api::ApiError;
 use crate::api::body::{Body, RequestBody};
@@ -232,6 +225,14 @@ fn check_head<'a>(state: &State, parts: &'a Parts) -> Result<Heads<'a>, ApiError
     Ok(heads)
 }
 
+/// The 500 for a request the mock failed to answer (a bug).
+pub(crate) fn failed() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "persona-mock failed while answering this request; please report it with the request that caused it",
+    )
+}
+
 /// Runs a step, turning its error or panic into Persona's envelope and
 /// adding the headers every response carries.
 fn guard(
@@ -247,10 +248,7 @@ fn guard(
         Err(_) => {
             tracing::error!(method = %parts.method, path = parts.uri.path(), "handler panicked");
             extra.clear();
-            error_response(&ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "persona-mock failed while answering this request; please report it with the request that caused it",
-            ))
+            error_response(&failed())
         }
     };
     let headers = response.headers_mut();

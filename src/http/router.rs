@@ -118,6 +118,12 @@ pub(crate) fn is_control_path(path: &str) -> bool {
     path == "/__mock" || path.starts_with("/__mock/")
 }
 
+/// Whether a path is `GET /__mock/health`'s, which reveals nothing and is
+/// answered whatever the address, token, `Origin` or `Host`.
+pub(crate) fn is_health(path: &str) -> bool {
+    path.trim_end_matches('/') == "/__mock/health"
+}
+
 /// The control or hosted-page row for a path, with its `{…}` value.
 pub(crate) fn site_row(path: &str) -> Option<(&'static Row, Option<&str>)> {
     // Every control and hosted path starts so; API paths are not looked up.
@@ -249,7 +255,7 @@ impl Row {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     fn route_of(path: &str) -> Option<Route> {
@@ -292,7 +298,7 @@ pub(crate) mod tests {
     }
 
     /// The methods openapi.yaml documents for `path`.
-    pub(crate) fn documented(path: &str) -> Vec<String> {
+    fn documented(path: &str) -> Vec<String> {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
             .expect("openapi.yaml");
         let spec: serde_json::Value = serde_yaml_ng::from_str(&text).expect("openapi.yaml is YAML");
@@ -351,6 +357,23 @@ pub(crate) mod tests {
         let listing = control_listing();
         assert_eq!(listing.len(), 17);
         assert_eq!(listing[0], "GET /__mock/health");
-        assert!(listing.iter().all(|line| line.contains(" /__mock")));
+        // Each line names a method its row answers and the row's own path,
+        // so the listing is as true to openapi.yaml as the rows are.
+        for row in ROUTES
+            .iter()
+            .filter(|r| matches!(r.target, Target::Control(_)))
+        {
+            assert!(
+                row.path == "/__mock" || !row.listing.is_empty(),
+                "{}",
+                row.path
+            );
+            for line in row.listing {
+                let (method, rest) = line.split_once(' ').expect("METHOD /path");
+                let path = rest.split(['[', ' ', '(']).next().expect("a path");
+                assert!(row.methods.iter().any(|m| m.as_str() == method), "{line}");
+                assert_eq!(path, row.path, "{line}");
+            }
+        }
     }
 }

@@ -399,8 +399,6 @@ async fn answer(
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let (parts, body) = request.into_parts();
     let limit = app.max_body_bytes();
-    // hyper knows a declared length (it is the body's least size) without
-    // the header being looked up again.
     let body = read_body(body, limit, app.limits().body_read_timeout).await;
     let Answer {
         response,
@@ -415,11 +413,8 @@ async fn answer(
         let app = app.clone();
         tokio::task::spawn_blocking(move || respond(&app, &parts, body))
             .await
-            .unwrap_or_else(|_| crate::http::Answer {
-                response: crate::api::response::error_response(&ApiError::new(
-                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
-                    "persona-mock failed while answering this request; please report it with the request that caused it",
-                )),
+            .unwrap_or_else(|_| Answer {
+                response: crate::api::response::error_response(&super::failed()),
                 delay: None,
                 fault: None,
             })
