@@ -840,14 +840,7 @@ async fn the_hosted_flow_page_decides_the_claim() {
             .contains(r#"<dd id="namespace">production</dd>"#)
     );
     let forged = format!("{}x", relay.session_token);
-    let refused = crate::support::send(
-        server.addr(),
-        "GET",
-        &format!("/relay?relay-session-access-token={forged}"),
-        &[],
-        b"",
-    )
-    .await;
+    let refused = crate::support::hosted_page(server.addr(), &forged).await;
     assert_eq!(refused.status, 404);
     let body =
         json!({"token": relay.session_token, "result": "failed", "method": "document_selfie"});

@@ -113,20 +113,26 @@ async fn the_header_timeout_runs_per_request_on_a_keep_alive_connection() {
     assert!(read.is_ok(), "the connection was closed, not held open");
 }
 
-#[tokio::test]
-async fn a_body_that_does_not_arrive_in_time_gets_a_persona_408() {
-    let server = with_limits(|l| l.body_read_timeout = Duration::from_millis(300)).await;
-    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-    let head = format!(
-        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"claim"
-    );
+/// Sends a request head whose body stops short of its declared length, and
+/// reads the answer (the server must give one within 5 s).
+async fn stalled(addr: std::net::SocketAddr, head: String) -> crate::support::Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut buffer = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer))
         .await
         .unwrap()
         .unwrap();
-    let reply = parse_response(&buffer).expect("a response");
+    parse_response(&buffer).expect("a response")
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_gets_a_persona_408() {
+    let server = with_limits(|l| l.body_read_timeout = Duration::from_millis(300)).await;
+    let head = format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"claim"
+    );
+    let reply = stalled(server.addr(), head).await;
     assert_eq!(reply.status, 408);
     assert_eq!(
         reply.text(),
@@ -273,17 +279,10 @@ async fn every_endpoint_answers_a_stalled_body_with_a_persona_408() {
     let stalled = BODY_PATHS.map(|(method, path)| {
         let addr = server.addr();
         tokio::spawn(async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
             let head = format!(
                 "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{{\"res"
             );
-            stream.write_all(head.as_bytes()).await.unwrap();
-            let mut buffer = Vec::new();
-            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer))
-                .await
-                .unwrap()
-                .unwrap();
-            (method, path, parse_response(&buffer).expect("a response"))
+            (method, path, stalled(addr, head).await)
         })
     });
     for task in stalled {

@@ -94,6 +94,12 @@ pub async fn send(
     send_raw(addr, &raw).await.expect("a complete response")
 }
 
+/// The hosted page for a session token (`GET /relay?relay-session-access-token=…`).
+pub async fn hosted_page(addr: SocketAddr, token: &str) -> Reply {
+    let path = format!("/relay?relay-session-access-token={token}");
+    send(addr, "GET", &path, &[], b"").await
+}
+
 /// The control API's view of one relay (`GET /__mock/relays/{token}`).
 pub async fn relay_view(addr: SocketAddr, token: &str) -> serde_json::Value {
     send(addr, "GET", &format!("/__mock/relays/{token}"), &[], b"")

@@ -45,14 +45,7 @@ async fn a_session_token_signed_with_the_key_the_repository_shipped_is_refused()
         "claim_type": AGE21, "namespace": "production", "sandbox": false,
         "iat": now, "exp": u64::MAX, "jti": "forged",
     }));
-    let page = send(
-        server.addr(),
-        "GET",
-        &format!("/relay?relay-session-access-token={forged}"),
-        &[],
-        b"",
-    )
-    .await;
+    let page = crate::support::hosted_page(server.addr(), &forged).await;
     assert_eq!(page.status, 404, "{}", page.text());
     let body = json!({"token": forged, "result": "failed"}).to_string();
     let complete = client.post("/relay/complete", &[], &body).await;
@@ -112,14 +105,7 @@ async fn the_hosted_page_is_sent_with_its_security_headers() {
     let relay = Client::new(server.addr())
         .create_relay(AGE21, false, None)
         .await;
-    let page = send(
-        server.addr(),
-        "GET",
-        &format!("/relay?relay-session-access-token={}", relay.session_token),
-        &[],
-        b"",
-    )
-    .await;
+    let page = crate::support::hosted_page(server.addr(), &relay.session_token).await;
     assert_eq!(page.status, 200);
     let policy = page.header("content-security-policy").unwrap_or_default();
     assert!(policy.contains("script-src 'sha256-"), "{policy}");
