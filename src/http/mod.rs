@@ -8,6 +8,7 @@
 
 mod auth;
 pub(crate) mod cors;
+pub(crate) mod handle;
 mod heads;
 mod idempotent;
 mod router;
