@@ -154,6 +154,8 @@ impl SessionTokens {
         else {
             return Err(Refusal::Malformed);
         };
+        // What the signature covers: the header and claims, as sent.
+        let signed = &token[..token.len() - signature.len() - 1];
         let decode = |part: &str| b64::decode(part).map_err(|_| Refusal::Malformed);
         let header: Header =
             serde_json::from_slice(&decode(header)?).map_err(|_| Refusal::Malformed)?;
@@ -162,7 +164,6 @@ impl SessionTokens {
         }
         let signature =
             Signature::from_slice(&decode(signature)?).map_err(|_| Refusal::BadSignature)?;
-        let signed = &token[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
         self.verifying
             .verify(signed.as_bytes(), &signature)
             .map_err(|_| Refusal::BadSignature)?;
