@@ -50,6 +50,7 @@ pub(crate) mod journal;
 pub(crate) mod keys;
 pub mod privacypass;
 pub(crate) mod profile;
+pub mod report;
 pub(crate) mod scenario;
 pub(crate) mod settings;
 pub(crate) mod state;

@@ -353,6 +353,59 @@ impl State {
         }
     }
 
+    /// A session's journal entries (all of them) and how many were
+    /// dropped, by the journal's name for it: 409 with the journal off, 404
+    /// for a session the journal has no request of.
+    pub(crate) fn session_journal(
+        &self,
+        session: &str,
+    ) -> Result<(String, crate::journal::JournalView), ApiError> {
+        let journal = self.journal.as_ref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "The request journal is off (--no-journal or [journal] enabled = false), and the report and expectations judge from it.",
+            )
+        })?;
+        let name = self.journal_session(session).into_owned();
+        if !journal.has_session(&name) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "The journal has no request of session {:?}: send the API requests with Persona-Mock-Session: {0:?} (or with it as the API key), or check the session's name.",
+                    truncate(session)
+                ),
+            ));
+        }
+        let view = journal.view(Some(&name));
+        Ok((name, view))
+    }
+
+    /// A session's contract report, as `GET /__mock/sessions/{id}/report`
+    /// gives it.
+    pub(crate) fn report(&self, session: &str) -> Result<crate::report::Report, ApiError> {
+        let (name, view) = self.session_journal(session)?;
+        Ok(crate::report::Report::judge(
+            &name,
+            &view.requests,
+            view.dropped,
+        ))
+    }
+
+    /// Checks expectations against a session's journal, as
+    /// `POST /__mock/sessions/{id}/verify` does.
+    pub(crate) fn verify(
+        &self,
+        session: &str,
+        expectations: &[crate::report::Expectation],
+    ) -> Result<crate::report::Verification, ApiError> {
+        let (_, view) = self.session_journal(session)?;
+        Ok(crate::report::Verification::check(
+            expectations,
+            &view.requests,
+            view.dropped,
+        ))
+    }
+
     /// The origins configured by name (not `"*"`): the only other sites
     /// whose pages may use the control API and the hosted page.
     pub(crate) fn cors_origins(&self) -> impl Iterator<Item = &String> {

@@ -38,6 +38,30 @@ pub struct ApiError {
     pub more: Vec<String>,
     /// For 405: the methods the resource allows, sent as `Allow`.
     pub allow: Option<Box<str>>,
+    /// What the refusal says the client did, for the contract report (kept
+    /// in the journal with the answer).
+    pub refusal: Option<Refusal>,
+}
+
+/// What a refusal says the client did: the journal keeps it with the answer
+/// and the contract report (`crate::report`) judges by it. In JSON, its
+/// kebab-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refusal {
+    /// A Privacy Pass token presented again after it was spent (409).
+    TokenReuse,
+    /// An `Idempotency-Key` sent again with other parameters (422).
+    IdempotencyKeyReuse,
+    /// An `Idempotency-Key` whose first request was still being answered
+    /// (409; a retry is right).
+    IdempotencyKeyInProgress,
+    /// A token issued for another claim type or namespace (401).
+    WrongClaimType,
+    /// A token whose challenge had expired (401).
+    ExpiredChallenge,
+    /// A token that fails another check (401).
+    InvalidToken,
 }
 
 #[derive(Serialize)]
@@ -68,6 +92,15 @@ impl ApiError {
             pointer: None,
             more: Vec::new(),
             allow: None,
+            refusal: None,
+        }
+    }
+
+    /// The same error, saying what the client did.
+    pub fn because(self, refusal: Refusal) -> ApiError {
+        ApiError {
+            refusal: Some(refusal),
+            ..self
         }
     }
 

@@ -8,4 +8,4 @@ mod error;
 pub mod response;
 pub mod route;
 
-pub use error::{ApiError, persona_title};
+pub use error::{ApiError, Refusal, persona_title};

@@ -39,5 +39,8 @@ pub fn error_response(error: &ApiError) -> HttpResponse {
     {
         response.headers_mut().insert(ALLOW, allow);
     }
+    if let Some(refusal) = error.refusal {
+        response.extensions_mut().insert(refusal);
+    }
     response
 }

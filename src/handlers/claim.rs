@@ -5,9 +5,9 @@
 //! the token refunded; passed 200 with the token consumed).
 
 use super::{Ctx, invalid};
-use crate::api::ApiError;
 use crate::api::body::Body;
 use crate::api::response::HttpResponse;
+use crate::api::{ApiError, Refusal};
 use crate::flow::ClaimResult;
 use crate::flow::relays::{MAX_REDEMPTIONS, Outcome, Redemption, Relay};
 use crate::keys::IssuerKey;
@@ -133,6 +133,7 @@ fn double_spend() -> ApiError {
         StatusCode::CONFLICT,
         "This Privacy Pass was redeemed already; each token is spent once. Issue a new one.",
     )
+    .because(Refusal::TokenReuse)
 }
 
 /// The token in the credential: base64url, padded or not.
@@ -162,7 +163,8 @@ fn check_key<'s>(
             namespace.name(),
             relay.claim_type,
             relay.namespace.name()
-        )),
+        ))
+        .because(Refusal::WrongClaimType),
         None => {
             invalid("The token's key id names no issuer key of persona-mock (for this token type).")
         }
@@ -182,7 +184,8 @@ fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), Ap
         return Err(invalid(format!(
             "The token's challenge expired: challenges back tokens for {} s after they are issued.",
             state.challenge_lifetime.as_secs()
-        )));
+        ))
+        .because(Refusal::ExpiredChallenge));
     }
     let issued_claim = state
         .keys
@@ -196,7 +199,8 @@ fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), Ap
             issued.namespace.name(),
             relay.claim_type,
             relay.namespace.name()
-        )));
+        ))
+        .because(Refusal::WrongClaimType));
     }
     Ok(())
 }

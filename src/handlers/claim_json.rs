@@ -6,7 +6,7 @@
 //! which Persona's SDK retries); the nonce's single spend is checked after.
 
 use super::invalid;
-use crate::api::ApiError;
+use crate::api::{ApiError, Refusal};
 use crate::flow::relays::Relay;
 use crate::keys::Namespace;
 use crate::privacypass::persona::{self, EchoedChallenge, JsonToken};
@@ -34,7 +34,8 @@ pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[
         return Err(invalid(format!(
             "The token's challenge expired at {}: request a new challenge.",
             challenge.expires_at
-        )));
+        ))
+        .because(Refusal::ExpiredChallenge));
     }
     if challenge.origin_info != persona::ORIGIN_INFO {
         return Err(invalid(format!(
@@ -49,7 +50,8 @@ pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[
             namespace.name(),
             relay.claim_type,
             relay.namespace.name()
-        )));
+        ))
+        .because(Refusal::WrongClaimType));
     }
     let (_, key) = state
         .keys

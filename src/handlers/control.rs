@@ -299,6 +299,44 @@ pub(crate) fn session(state: &State, call: &Call<'_>) -> Result<HttpResponse, Ap
     session_view(state, &id)
 }
 
+/// `GET /__mock/sessions/{id}/report`: the session's contract report, as
+/// JSON, JUnit XML (`?format=junit`) or text (`?format=text`).
+pub(crate) fn report(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let id = session_segment(call.param.unwrap_or_default())?;
+    let format = query_value(call.parts.uri.query(), "format");
+    let (content_type, text) = match format.as_deref().unwrap_or("json") {
+        "json" => ("application/json", None),
+        "junit" => ("application/xml; charset=utf-8", Some(true)),
+        "text" => ("text/plain; charset=utf-8", Some(false)),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "format must be json, junit or text (got {:?}).",
+                crate::api::conventions::truncate(other)
+            )));
+        }
+    };
+    let report = state.report(&id)?;
+    let body = match text {
+        None => report.json(),
+        Some(true) => report.junit(),
+        Some(false) => report.text(),
+    };
+    let mut response = hyper::Response::new(bytes::Bytes::from(body));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    Ok(response)
+}
+
+/// `POST /__mock/sessions/{id}/verify`: expectations checked against the
+/// session's journal.
+pub(crate) fn verify(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let id = session_segment(call.param.unwrap_or_default())?;
+    let expectations = crate::report::Expectation::read_all(super::whole_body(state, call.body)?)?;
+    ok(StatusCode::OK, &state.verify(&id, &expectations)?)
+}
+
 /// `GET /__mock/scenarios`.
 pub(crate) fn scenarios(state: &State, _: &Call<'_>) -> Result<HttpResponse, ApiError> {
     let set = state.scenarios.current();

@@ -107,4 +107,5 @@ pub(crate) fn invalid(details: impl Into<String>) -> ApiError {
         title: std::borrow::Cow::Borrowed("Token is invalid"),
         ..ApiError::new(hyper::StatusCode::UNAUTHORIZED, details)
     }
+    .because(crate::api::Refusal::InvalidToken)
 }

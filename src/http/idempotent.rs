@@ -7,9 +7,9 @@
 //! pass on a later attempt.
 
 use super::router::Endpoint;
-use crate::api::ApiError;
 use crate::api::body::Body;
 use crate::api::response::{HttpResponse, error_response};
+use crate::api::{ApiError, Refusal};
 use crate::flow::idempotency::{self, Stored};
 use crate::state::State;
 use bytes::Bytes;
@@ -84,13 +84,15 @@ pub(super) fn begin(
             format!(
                 "A request with Idempotency-Key {key:?} is still being answered; retry once it is done."
             ),
-        )),
+        )
+        .because(Refusal::IdempotencyKeyInProgress)),
         idempotency::Begin::Mismatch => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
                 "Idempotency-Key {key:?} was first used with other parameters; send a new key with a new request."
             ),
-        )),
+        )
+        .because(Refusal::IdempotencyKeyReuse)),
     }
 }
 

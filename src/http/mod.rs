@@ -288,6 +288,7 @@ fn api<'a>(
         return Err(router::not_found(&parts.method, parts.uri.path()));
     };
     row.check_method(&parts.method, target.path)?;
+    script.route = Some(endpoint.route);
     let scenario = script::scenario_for(state, heads.scenario, target.scenario, &session)?;
     let mut scripted_after = None;
     if let Some(scenario) = &scenario {
@@ -409,6 +410,8 @@ fn journal_record<'a>(
         None => (&[][..], true),
     };
     let kept = body.len().min(limits.body_bytes);
+    let answered = response.body();
+    let answered = &answered[..answered.len().min(limits.body_bytes)];
     let mut record = Record::new(
         &parts.method,
         response.status().as_u16(),
@@ -420,8 +423,11 @@ fn journal_record<'a>(
             headers_len,
             body: &body[..kept],
             response_headers: response.headers(),
+            response_body: answered,
         },
     );
+    record.route = script.route;
+    record.refusal = response.extensions().get::<crate::api::Refusal>().copied();
     record.body_truncated = body_unread || kept < body.len();
     record.scenario = script.scenario.as_deref();
     record.step = script.step;

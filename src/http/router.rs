@@ -79,7 +79,7 @@ const POST: &[Method] = &[Method::POST];
 
 /// Every endpoint persona-mock serves.
 #[rustfmt::skip]
-pub(crate) static ROUTES: [Row; 19] = [
+pub(crate) static ROUTES: [Row; 21] = [
     Row { methods: POST, path: "/api/privacy/v1/relays/challenge", target: Target::Api(Endpoint { route: Route::Challenge, auth: AuthPolicy::BearerIfSent, idempotent: false, handler: handlers::challenge::handle }), listing: &[] },
     Row { methods: POST, path: "/api/privacy/v1/relays", target: Target::Api(Endpoint { route: Route::CreateRelay, auth: AuthPolicy::BearerIfSent, idempotent: false, handler: handlers::relay::handle }), listing: &[] },
     Row { methods: POST, path: "/api/v1/privacy-passes", target: Target::Api(Endpoint { route: Route::Issue, auth: AuthPolicy::Bearer, idempotent: true, handler: handlers::issue::handle }), listing: &[] },
@@ -89,6 +89,8 @@ pub(crate) static ROUTES: [Row; 19] = [
     Row { methods: &[Method::GET, Method::DELETE], path: "/__mock/requests", target: Target::Control(control::requests), listing: &["GET /__mock/requests[?session=ID][&limit=N][&after=CURSOR]", "DELETE /__mock/requests[?session=ID]"] },
     Row { methods: POST, path: "/__mock/reset", target: Target::Control(control::reset), listing: &["POST /__mock/reset[?session=ID]"] },
     Row { methods: &[Method::GET, Method::PUT], path: "/__mock/sessions/{id}", target: Target::Control(control::session), listing: &["GET /__mock/sessions/{id}", "PUT /__mock/sessions/{id} {\"scenario\": NAME | null}"] },
+    Row { methods: GET, path: "/__mock/sessions/{id}/report", target: Target::Control(control::report), listing: &["GET /__mock/sessions/{id}/report[?format=json|junit|text]"] },
+    Row { methods: POST, path: "/__mock/sessions/{id}/verify", target: Target::Control(control::verify), listing: &["POST /__mock/sessions/{id}/verify {\"expect\": [{\"endpoint\": NAME, \"status\": N, \"count\": N | \"min\": N, \"max\": N}]}"] },
     Row { methods: GET, path: "/__mock/scenarios", target: Target::Control(control::scenarios), listing: &["GET /__mock/scenarios"] },
     Row { methods: &[Method::GET, Method::POST, Method::PUT, Method::DELETE], path: "/__mock/scenarios/{name}", target: Target::Control(control::scenario), listing: &["GET /__mock/scenarios/{name}", "POST /__mock/scenarios/{name} (TOML body)", "PUT /__mock/scenarios/{name} (TOML body)", "DELETE /__mock/scenarios/{name} (uploaded scenarios)"] },
     Row { methods: GET, path: "/__mock/keys", target: Target::Control(control::keys), listing: &["GET /__mock/keys"] },
@@ -355,7 +357,7 @@ mod tests {
     #[test]
     fn the_control_listing_is_the_control_rows() {
         let listing = control_listing();
-        assert_eq!(listing.len(), 17);
+        assert_eq!(listing.len(), 19);
         assert_eq!(listing[0], "GET /__mock/health");
         // Each line names a method its row answers and the row's own path,
         // so the listing is as true to openapi.yaml as the rows are.

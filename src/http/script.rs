@@ -35,6 +35,8 @@ pub(crate) struct Script<'a> {
     pub scenario: Option<String>,
     /// The step that answered, from 1.
     pub step: Option<usize>,
+    /// The endpoint of Persona's API the path named.
+    pub route: Option<Route>,
     /// The claim result a real step asks generate-claim to answer with.
     pub claim_result: Option<ClaimResult>,
     /// Whether the request is logged (then the session is noted too).
@@ -185,6 +187,7 @@ fn scripted(state: &State, step: &Step, headers: &[(HeaderName, HeaderValue)]) -
                 pointer: pointer.clone().map(Cow::Owned),
                 more: Vec::new(),
                 allow: None,
+                refusal: None,
             };
             error_response(&error)
         }

@@ -2,6 +2,8 @@
 //! per session and bounded (per session and overall, oldest dropped first)
 //! so memory stays flat under load.
 
+use crate::api::Refusal;
+use crate::api::route::Route;
 use crate::scenario::Fault;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -67,12 +69,18 @@ pub struct JournalEntry {
     pub seq: u64,
     /// When the request was answered, RFC 3339 UTC with milliseconds.
     pub time: String,
+    /// The same time, as the contract report reads it.
+    #[serde(skip)]
+    pub at: SystemTime,
     /// The session the request belonged to.
     pub session: String,
     /// The HTTP method.
     pub method: String,
     /// The path and query as sent.
     pub path: String,
+    /// The endpoint of Persona's API it was for, by its scenario name
+    /// (`challenge`, `create-relay`, `issue`, `generate-claim`), if any.
+    pub endpoint: Option<&'static str>,
     /// Request headers in order, as `[name, value]` (values decoded lossily as UTF-8).
     pub headers: Vec<(String, String)>,
     /// The request body (decoded lossily as UTF-8), cut to the journal's limit.
@@ -90,6 +98,13 @@ pub struct JournalEntry {
     pub fault: Option<Fault>,
     /// Response headers in order, as `[name, value]`.
     pub response_headers: Vec<(String, String)>,
+    /// The response body (decoded lossily as UTF-8), cut to the journal's
+    /// body limit.
+    pub response_body: String,
+    /// What a refusal said the client did (`token-reuse`, …), if the mock
+    /// refused the request for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
 }
 
 /// A request and its answer as the pipeline hands them to the journal:
@@ -102,6 +117,10 @@ pub struct Record<'a> {
     pub time: SystemTime,
     /// The method.
     pub method: &'a hyper::Method,
+    /// The endpoint of Persona's API, if the path named one.
+    pub route: Option<Route>,
+    /// What a refusal said the client did.
+    pub refusal: Option<Refusal>,
     /// Whether the body was cut (or not read at all).
     pub body_truncated: bool,
     /// The scenario in force.
@@ -132,6 +151,8 @@ pub struct RecordText<'a> {
     pub body: &'a [u8],
     /// The response headers.
     pub response_headers: &'a hyper::HeaderMap,
+    /// The response body, already cut to the limit.
+    pub response_body: &'a [u8],
 }
 
 impl<'a> Record<'a> {
@@ -146,6 +167,8 @@ impl<'a> Record<'a> {
         Record {
             time,
             method,
+            route: None,
+            refusal: None,
             body_truncated: false,
             scenario: None,
             step: None,
@@ -198,11 +221,14 @@ struct Kept {
     /// compare it instead of reading text.
     session: usize,
     time: SystemTime,
+    route: Option<Route>,
+    refusal: Option<Refusal>,
     /// Its text.
     text: Box<[u8]>,
-    /// Where the method, session, path, request headers, body and response
-    /// headers end in its text; the scenario's name, if any, follows.
-    ends: [usize; 6],
+    /// Where the method, session, path, request headers, body, response
+    /// headers and response body end in its text; the scenario's name, if
+    /// any, follows.
+    ends: [usize; 7],
     has_scenario: bool,
     step: Option<usize>,
     status: u16,
@@ -214,16 +240,26 @@ impl Kept {
     /// The entry as the control API shows it.
     fn entry(&self) -> JournalEntry {
         let bytes = &self.text[..];
-        let [method, session, path, headers, body, response] = self.ends;
+        let [
+            method,
+            session,
+            path,
+            headers,
+            body,
+            response,
+            response_body,
+        ] = self.ends;
         let text =
             |range: std::ops::Range<usize>| String::from_utf8_lossy(&bytes[range]).into_owned();
-        let scenario = self.has_scenario.then(|| text(response..bytes.len()));
+        let scenario = self.has_scenario.then(|| text(response_body..bytes.len()));
         JournalEntry {
             seq: self.seq,
             time: rfc3339(self.time),
+            at: self.time,
             session: text(method..session),
             method: text(0..method),
             path: text(session..path),
+            endpoint: self.route.map(Route::name),
             headers: Record::unpack(&bytes[path..headers]),
             body: text(headers..body),
             body_truncated: self.body_truncated,
@@ -238,6 +274,8 @@ impl Kept {
             status: self.status,
             fault: self.fault,
             response_headers: Record::unpack(&bytes[body..response]),
+            response_body: text(response..response_body),
+            refusal: self.refusal,
         }
     }
 }
@@ -341,12 +379,13 @@ impl Journal {
             text.headers_len,
             text.body.len(),
             Record::packed_len(text.response_headers),
+            text.response_body.len(),
         ];
         for i in 1..ends.len() {
             ends[i] += ends[i - 1];
         }
         debug_assert_eq!(text.headers_len, Record::packed_len(text.headers));
-        let len = ends[5] + scenario.len();
+        let len = ends[6] + scenario.len();
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let slot = guard.session(text.session);
         let Entries {
@@ -385,12 +424,15 @@ impl Journal {
         Record::pack_into(text.headers, &mut out);
         out.extend_from_slice(text.body);
         Record::pack_into(text.response_headers, &mut out);
+        out.extend_from_slice(text.response_body);
         out.extend_from_slice(scenario);
         debug_assert_eq!(out.len(), len);
         list.push_back(Kept {
             seq: *seq,
             session: slot,
             time: record.time,
+            route: record.route,
+            refusal: record.refusal,
             text: out.into_boxed_slice(),
             ends,
             has_scenario: record.scenario.is_some(),
@@ -509,6 +551,7 @@ mod tests {
                 headers_len: 0,
                 body: b"",
                 response_headers: &none,
+                response_body: b"",
             },
         ));
     }
@@ -532,6 +575,7 @@ mod tests {
                 headers_len: Record::packed_len(&headers),
                 body: b"{\"x\":1}",
                 response_headers: &response,
+                response_body: b"{}",
             },
         );
         let journal = Journal::new(JournalLimits::default());
@@ -670,6 +714,7 @@ mod tests {
                 headers_len: 0,
                 body: body.as_bytes(),
                 response_headers: &none,
+                response_body: b"",
             },
         );
         if seq.is_multiple_of(3) {

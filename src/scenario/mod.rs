@@ -71,6 +71,17 @@ pub enum Fault {
     Truncated,
 }
 
+impl Fault {
+    /// Its name in scenario files and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Reset => "reset",
+            Fault::Hang => "hang",
+            Fault::Truncated => "truncated",
+        }
+    }
+}
+
 /// What a step's body is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepBody {
