@@ -94,6 +94,64 @@ impl MockServer {
             .unwrap_or_default()
     }
 
+    /// The session's contract report, as `GET /__mock/sessions/{id}/report`
+    /// gives it; fails with the journal off or for a session it has no
+    /// request of. End a test with [`crate::report::Report::assert_clean`]:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use persona_mock::MockServer;
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let server = MockServer::builder().start().await?;
+    /// let body = r#"{"claim-type":"age_over21_verified"}"#;
+    /// let mut stream = tokio::net::TcpStream::connect(server.address()).await?;
+    /// stream.write_all(format!(
+    ///     "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: mock\r\n\
+    ///      Persona-Mock-Session: my-test\r\nPersona-Version: 2023-01-05\r\n\
+    ///      Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    ///     body.len()
+    /// ).as_bytes()).await?;
+    /// stream.read_to_end(&mut Vec::new()).await?;
+    ///
+    /// let report = server.report("my-test")?;
+    /// assert_eq!(report.requests, 1);
+    /// report.assert_clean();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn report(&self, session: &str) -> Result<crate::report::Report, ApiError> {
+        self.app.report(session)
+    }
+
+    /// Checks expectations against the session's journal, as
+    /// `POST /__mock/sessions/{id}/verify` does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use persona_mock::report::Expectation;
+    /// # let server = persona_mock::MockServer::builder().start().await?;
+    /// # let body = r#"{"claim-type":"age_over21_verified"}"#;
+    /// # use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// # let mut stream = tokio::net::TcpStream::connect(server.address()).await?;
+    /// # stream.write_all(format!("POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: mock\r\nPersona-Mock-Session: my-test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await?;
+    /// # stream.read_to_end(&mut Vec::new()).await?;
+    /// let issued = Expectation::endpoint("issue").unwrap().count(0);
+    /// let asked = Expectation::endpoint("challenge").unwrap().status(200).count(1);
+    /// assert!(server.verify("my-test", &[issued, asked])?.ok);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn verify(
+        &self,
+        session: &str,
+        expectations: &[crate::report::Expectation],
+    ) -> Result<crate::report::Verification, ApiError> {
+        self.app.verify(session, expectations)
+    }
+
     /// Resets one session (or all): scenario progress, rate-limit windows
     /// and journal, as `POST /__mock/reset` does.
     ///

@@ -50,6 +50,12 @@ pub struct Relay {
 pub struct Client {
     pub addr: SocketAddr,
     pub session: String,
+    /// Headers sent with every request (a disciplined client's
+    /// `Persona-Version`, say).
+    pub headers: Vec<(&'static str, String)>,
+    /// Whether issuance and generate-claim requests carry a fresh
+    /// `Idempotency-Key` (unless the call passes one).
+    pub idempotency: bool,
 }
 
 impl Client {
@@ -57,6 +63,8 @@ impl Client {
         Client {
             addr,
             session: "flow".into(),
+            headers: Vec::new(),
+            idempotency: false,
         }
     }
 
@@ -65,7 +73,18 @@ impl Client {
             ("Content-Type", "application/json"),
             ("Persona-Mock-Session", self.session.as_str()),
         ];
+        all.extend(self.headers.iter().map(|(n, v)| (*n, v.as_str())));
         all.extend_from_slice(headers);
+        let key = format!("key-{}", rand::rng().next_u64());
+        let keyed = path == ISSUE || path.ends_with("/generate-claim");
+        if self.idempotency
+            && keyed
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("idempotency-key"))
+        {
+            all.push(("Idempotency-Key", key.as_str()));
+        }
         send(self.addr, "POST", path, &all, body.as_bytes()).await
     }
 

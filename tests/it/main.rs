@@ -14,6 +14,7 @@ mod openapi;
 mod persona_sdk;
 mod properties;
 mod readme;
+mod report;
 mod scenario_files;
 mod scenarios;
 mod trust;
