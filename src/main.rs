@@ -128,6 +128,36 @@ enum Command {
         #[arg(long, value_name = "URL")]
         url: Option<String>,
     },
+    /// Prints a session's contract report from a running mock (what the
+    /// client did against Persona's contract) and exits 1 if it has an
+    /// error finding, 0 if not, and 2 if the mock cannot be reached or has
+    /// no request of the session. For a CI step after the client's tests.
+    Report {
+        /// The mock's base URL (default: loopback on `PERSONA_MOCK_PORT`,
+        /// else 9577).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The session to judge (its Persona-Mock-Session, or its API key).
+        #[arg(long, value_name = "ID")]
+        session: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+        /// The mock's control token, when it listens beyond loopback.
+        #[arg(long, env = "PERSONA_MOCK_CONTROL_TOKEN", value_name = "TOKEN")]
+        control_token: Option<String>,
+    },
+}
+
+/// How `persona-mock report` prints the report.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ReportFormat {
+    /// A short summary.
+    Text,
+    /// The JSON of `GET /__mock/sessions/{id}/report`.
+    Json,
+    /// JUnit XML, for CI systems' test views.
+    Junit,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +178,18 @@ fn main() -> ExitCode {
             .clone()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}", cli.port));
         return health(&url);
+    }
+    if let Some(Command::Report {
+        url,
+        session,
+        format,
+        control_token,
+    }) = &cli.command
+    {
+        let url = url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", cli.port));
+        return print_report(&url, session, *format, control_token.as_deref());
     }
     let mut settings = match &cli.config {
         Some(path) => match Settings::from_file(path) {
@@ -212,7 +254,9 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Some(Command::Keygen { out, force }) => keygen(&settings, &out, force),
-        Some(Command::Health { .. }) => unreachable!("answered before the settings"),
+        Some(Command::Health { .. } | Command::Report { .. }) => {
+            unreachable!("answered before the settings")
+        }
         None => serve(settings, cli.host, cli.port),
     }
 }
@@ -307,43 +351,104 @@ fn environment_source(error: &clap::Error) -> Option<String> {
 
 /// `GET {url}/__mock/health` over plain HTTP/1.1, within 5 s.
 fn health(url: &str) -> ExitCode {
+    match get(url, "/__mock/health", None) {
+        Ok((200, _)) => {
+            println!("persona-mock at {url} is serving");
+            ExitCode::SUCCESS
+        }
+        Ok((status, _)) => {
+            eprintln!("persona-mock health: {url} answered {status}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Err(error) => {
+            eprintln!("persona-mock health: {error}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// `persona-mock report`: exit 1 with an error finding, 0 without, 2 when
+/// the report cannot be had.
+fn print_report(url: &str, session: &str, format: ReportFormat, token: Option<&str>) -> ExitCode {
+    let path = |format: &str| {
+        let id = percent_encoding::utf8_percent_encode(session, percent_encoding::NON_ALPHANUMERIC);
+        format!("/__mock/sessions/{id}/report?format={format}")
+    };
+    let fetch = |format: &str| match get(url, &path(format), token) {
+        Ok((200, body)) => Ok(body),
+        Ok((status, body)) => {
+            let details = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["errors"][0]["details"].as_str().map(str::to_string))
+                .unwrap_or(body);
+            Err(format!("{url} answered {status}: {details}"))
+        }
+        Err(error) => Err(error),
+    };
+    let result = fetch("json").and_then(|json| {
+        let report: serde_json::Value = serde_json::from_str(&json)
+            .map_err(|e| format!("{url} answered a report that is not JSON: {e}"))?;
+        let errors = report["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["severity"] == "error"));
+        let printed = match format {
+            ReportFormat::Json => json,
+            ReportFormat::Text => fetch("text")?,
+            ReportFormat::Junit => fetch("junit")?,
+        };
+        Ok((errors, printed))
+    });
+    match result {
+        Ok((errors, printed)) => {
+            print!("{printed}");
+            if !printed.ends_with('\n') {
+                println!();
+            }
+            ExitCode::from(u8::from(errors))
+        }
+        Err(error) => {
+            eprintln!("persona-mock report: {error}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// `GET` of a control path on a running mock over HTTP/1.1: its status and
+/// body, or why there is none (within 5 s per step).
+fn get(url: &str, path: &str, token: Option<&str>) -> Result<(u16, String), String> {
     use std::io::Read;
     use std::net::ToSocketAddrs;
     let Some(authority) = url.strip_prefix("http://").map(|a| a.trim_end_matches('/')) else {
-        eprintln!("persona-mock health: --url must start with http:// (got {url:?})");
-        return ExitCode::from(EXIT_CONFIG);
+        return Err(format!("--url must start with http:// (got {url:?})"));
     };
     let timeout = std::time::Duration::from_secs(5);
-    let result = (|| -> std::io::Result<String> {
+    let response = (|| -> std::io::Result<Vec<u8>> {
         let address = authority
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| std::io::Error::other("no address"))?;
         let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
+        let token = token
+            .map(|t| format!("Persona-Mock-Token: {t}\r\n"))
+            .unwrap_or_default();
         write!(
             stream,
-            "GET /__mock/health HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {authority}\r\n{token}Connection: close\r\n\r\n"
         )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
         Ok(response)
-    })();
-    match result {
-        Ok(response) if response.starts_with("HTTP/1.1 200") => {
-            println!("persona-mock at {url} is serving");
-            ExitCode::SUCCESS
-        }
-        Ok(response) => {
-            let status = response.lines().next().unwrap_or("no response");
-            eprintln!("persona-mock health: {url} answered {status:?}");
-            ExitCode::from(EXIT_RUNTIME)
-        }
-        Err(error) => {
-            eprintln!("persona-mock health: {url}: {error}");
-            ExitCode::from(EXIT_RUNTIME)
-        }
-    }
+    })()
+    .map_err(|error| format!("{url}: {error}"))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("{url} did not answer HTTP/1.1"))?;
+    Ok((status, body.to_string()))
 }
 
 /// How log lines are written.

@@ -717,3 +717,69 @@ fn sigterm_while_rsa_keys_are_made_answers_every_accepted_request() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn post_challenge_in(address: &str, session: &str, body: &str) -> Reply {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nPersona-Mock-Session: {session}\r\nPersona-Version: 2023-01-05\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    parse_response(&bytes).expect("a response")
+}
+
+#[test]
+fn report_exits_1_on_an_error_finding_0_without_and_2_when_it_cannot_judge() {
+    let (mut child, address) = start(binary().args(["--port", "0"]));
+    let url = format!("http://{address}");
+    let unknown = r#"{"claim-type":"no_such_claim"}"#;
+    for _ in 0..2 {
+        assert_eq!(post_challenge_in(&address, "sloppy", unknown).status, 422);
+    }
+    let fine = r#"{"claim-type":"age_over18_verified"}"#;
+    assert_eq!(post_challenge_in(&address, "tidy?ok%", fine).status, 200);
+    let report = |session: &str, format: &str| {
+        run_to_end(binary().args([
+            "report",
+            "--url",
+            &url,
+            "--session",
+            session,
+            "--format",
+            format,
+        ]))
+    };
+
+    let (code, out, _) = report("sloppy", "text");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error   retried-non-retryable"), "{out}");
+    let (code, out, _) = report("sloppy", "junit");
+    assert_eq!(code, 1);
+    assert!(out.starts_with("<?xml"), "{out}");
+    roxmltree::Document::parse(&out).expect("JUnit XML parses");
+    let (code, out, _) = report("tidy?ok%", "json");
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["findings"], serde_json::json!([]));
+    assert_eq!(
+        json["session"], "tidy?ok%",
+        "a session name with ? and % is encoded"
+    );
+
+    let (code, _, err) = report("nobody", "text");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("answered 404") && err.contains("\"nobody\""),
+        "{err}"
+    );
+    assert_eq!(terminate(&mut child), 0);
+    // The mock is gone: it cannot be reached.
+    let (code, _, err) = report("sloppy", "text");
+    assert_eq!(code, 2);
+    assert!(err.starts_with("persona-mock report: http://"), "{err}");
+    let (code, _, _) = run_to_end(binary().args(["report", "--session", "x", "--url", "ftp://x"]));
+    assert_eq!(code, 2);
+}
