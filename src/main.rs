@@ -51,6 +51,11 @@ struct Cli {
     /// `GET /__mock/unmatched`.
     #[arg(long, env = "PERSONA_MOCK_STRICT")]
     strict: bool,
+    /// Generate-claim without a token answers 401 with a real challenge for
+    /// the relay in `WWW-Authenticate: PrivateToken challenge=…, token-key=…`
+    /// (Persona's older guides) instead of the current bare 401.
+    #[arg(long, env = "PERSONA_MOCK_CHALLENGE_ON_401")]
+    challenge_on_401: bool,
     /// Turn the request journal off.
     #[arg(long, env = "PERSONA_MOCK_NO_JOURNAL")]
     no_journal: bool,
@@ -218,6 +223,9 @@ fn main() -> ExitCode {
     settings.scenarios_dirs.extend(cli.scenarios_dirs);
     if cli.strict {
         settings.strict = true;
+    }
+    if cli.challenge_on_401 {
+        settings.challenge_on_401 = true;
     }
     if cli.no_journal {
         settings.journal = None;

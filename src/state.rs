@@ -172,6 +172,8 @@ pub struct State {
     pub(crate) journal: Option<Journal>,
     /// Whether requests to unknown paths are collected.
     pub(crate) strict: bool,
+    /// Whether generate-claim without a token answers with a challenge.
+    pub(crate) challenge_on_401: bool,
     /// Requests to unknown paths (with `--strict`).
     pub(crate) unmatched: UnmatchedLog,
     /// Who may use the control API.
@@ -274,6 +276,7 @@ impl State {
             sessions: Sessions::default(),
             journal: settings.journal.map(Journal::new),
             strict: settings.strict,
+            challenge_on_401: settings.challenge_on_401,
             unmatched: UnmatchedLog::default(),
             control: ControlAccess::for_address(
                 settings.control_token.as_deref(),
@@ -462,6 +465,7 @@ impl State {
             sessions,
             journal,
             strict: _,
+            challenge_on_401: _,
             unmatched,
             control: _,
             cors: _,

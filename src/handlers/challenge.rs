@@ -47,12 +47,8 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
         SCHEMA.read(body, state.allow_unknown_fields, ctx.inflection)?;
     let claim_type = request.claim_type.as_str();
     let namespace = Namespace::of(request.sandbox);
-    let Some((claim_index, key)) = state.keys.get(namespace, claim_type) else {
+    let Some((challenge, key)) = make(state, ctx.session, ctx.now, claim_type, namespace) else {
         return Err(super::unknown_claim_type(state, claim_type));
-    };
-    let challenge = match state.wire.challenge {
-        ChallengeFormat::Rfc9577 => rfc9577(state, ctx, key, claim_index, namespace),
-        ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
     };
     // The answer is written in one buffer of exactly its size (it becomes
     // the response body without another allocation): paired rounds measured
@@ -84,11 +80,32 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     Ok(json_response(StatusCode::OK, out))
 }
 
+/// A fresh challenge for a claim type and namespace in the profile's
+/// format (noted in the challenge log where the format needs it), with the
+/// issuer key that backs it; `None` for a claim type the mock does not
+/// serve. The challenge endpoint answers with it, and so does
+/// generate-claim's 401 with `--challenge-on-401`.
+pub(crate) fn make<'s>(
+    state: &'s State,
+    session: &str,
+    now: std::time::Duration,
+    claim_type: &str,
+    namespace: Namespace,
+) -> Option<(Vec<u8>, &'s IssuerKey)> {
+    let (claim_index, key) = state.keys.get(namespace, claim_type)?;
+    let challenge = match state.wire.challenge {
+        ChallengeFormat::Rfc9577 => rfc9577(state, session, now, key, claim_index, namespace),
+        ChallengeFormat::PersonaJson => persona_json(state, claim_type, namespace),
+    };
+    Some((challenge, key))
+}
+
 /// A binary RFC 9577 TokenChallenge, noted in the challenge log (what a
 /// token's `challenge_digest` must name at generate-claim).
 fn rfc9577(
     state: &State,
-    ctx: &Ctx<'_>,
+    session: &str,
+    now: std::time::Duration,
     key: &IssuerKey,
     claim_index: u16,
     namespace: Namespace,
@@ -111,7 +128,7 @@ fn rfc9577(
         .expect("settings are validated to fit a challenge");
     state.challenges.record(
         &Sha256::digest(&bytes).into(),
-        Issued::new(claim_index, namespace, ctx.now, session_hash(ctx.session)),
+        Issued::new(claim_index, namespace, now, session_hash(session)),
     );
     bytes
 }

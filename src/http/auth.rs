@@ -115,6 +115,19 @@ fn bearer<'a>(
     }
 }
 
+/// Whether a request sends no `PrivateToken` credential at all (the 401
+/// that asks for one).
+pub(super) fn lacks_private_token(authorization: Option<&HeaderValue>) -> bool {
+    authorization
+        .and_then(|h| h.to_str().ok())
+        .is_none_or(|text| {
+            matches!(
+                private_token_param(text),
+                Err(crate::privacypass::AuthorizationError::NotPrivateToken)
+            )
+        })
+}
+
 /// The `token` of `Authorization: PrivateToken token=…`. Without one, the
 /// 401 is exactly Persona's.
 fn private_token_credential(header: Option<&[u8]>) -> Result<String, ApiError> {

@@ -303,6 +303,15 @@ fn api<'a>(
             None => {}
         }
     }
+    if state.challenge_on_401
+        && endpoint.auth == router::AuthPolicy::PrivateToken
+        && auth::lacks_private_token(heads.authorization)
+        && let Some((value, error)) =
+            crate::handlers::claim::token_challenge(state, param, &session, script.now)
+    {
+        extra.insert(hyper::header::WWW_AUTHENTICATE, value);
+        return Err(error);
+    }
     let scenario_limit = scenario.as_ref().and_then(|s| s.rate_limit.map(|l| (s, l)));
     let private_token = auth::authorize(
         state,

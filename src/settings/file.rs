@@ -83,6 +83,7 @@ const TOP_KEYS: &[&str] = &[
     "scenario",
     "scenarios-dirs",
     "strict",
+    "challenge-on-401",
     "control-token",
     "journal",
     "limits",
@@ -168,6 +169,11 @@ impl<'a> Reader<'a> {
                 }
                 "scenarios-dirs" => self.scenarios_dirs(value, s),
                 "strict" => s.strict = self.boolean(value, "strict").unwrap_or(s.strict),
+                "challenge-on-401" => {
+                    s.challenge_on_401 = self
+                        .boolean(value, "challenge-on-401")
+                        .unwrap_or(s.challenge_on_401)
+                }
                 "control-token" => {
                     s.control_token = self
                         .string(value, "control-token", "control-token")

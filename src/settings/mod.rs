@@ -111,6 +111,10 @@ pub struct Settings {
     /// Whether requests to paths the mock does not implement are collected
     /// for `GET /__mock/unmatched`.
     pub strict: bool,
+    /// Whether generate-claim without a token answers 401 with a real
+    /// challenge for the relay in `WWW-Authenticate` (the dialect of
+    /// Persona's older guides) instead of the current schema's bare 401.
+    pub challenge_on_401: bool,
     /// When set, the control API is served on any address but requires
     /// `Persona-Mock-Token` with this value.
     pub control_token: Option<String>,
@@ -200,6 +204,7 @@ impl Default for Settings {
             scenarios_dirs: Vec::new(),
             journal: Some(JournalLimits::default()),
             strict: false,
+            challenge_on_401: false,
             control_token: None,
             token_type: None,
             token_types: BTreeMap::new(),
@@ -768,7 +773,7 @@ mod tests {
                 "mock.toml:1:11: unknown variant `rfc`, expected one of `reference`, `rfc9578`, `persona-sdk`",
                 "mock.toml:2:8: seed must be a whole number (got string)",
                 "mock.toml:3:15: issuer-name \"a/b\" is not a host name: use host or host:port (letters, digits, '-', '.', ':'), at most 255 characters",
-                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`, `cors-origins`, `allowed-hosts`",
+                "mock.toml:4:1: unknown field `bogus`, expected one of `profile`, `seed`, `issuer-name`, `origin-info`, `redemption-context`, `allow-unknown-fields`, `max-body-bytes`, `organization-id`, `wire`, `claim-types`, `auth`, `rate-limit`, `environments`, `keys`, `scenario`, `scenarios-dirs`, `strict`, `challenge-on-401`, `control-token`, `journal`, `limits`, `token-type`, `token-types`, `challenge-lifetime-s`, `idempotency-ttl-s`, `relays`, `cors-origins`, `allowed-hosts`",
                 "mock.toml:6:15: limits.max-headers must be from 1 to 1000 (got 0)",
                 "mock.toml:8:12: rate-limit.window-s must be at least 1",
             ]

@@ -5,10 +5,16 @@
 // mock redeems it at generate-claim. A tampered token, a reused token and a
 // token of another claim type must be refused.
 //
-// Usage: node flow.mjs BASE_URL TOKEN_TYPE LABEL
-import { TokenChallenge, privateVerif, publicVerif } from '@cloudflare/privacypass-ts';
+// With a fourth argument, challenge-on-401 (the mock started with
+// --challenge-on-401), the challenge comes instead from generate-claim's
+// 401: the library reads WWW-Authenticate, and the token built from that
+// challenge must redeem the relay.
+//
+// Usage: node flow.mjs BASE_URL TOKEN_TYPE LABEL [challenge-on-401]
+import { createHash } from 'node:crypto';
+import { TokenChallenge, WWWAuthenticateHeader, privateVerif, publicVerif } from '@cloudflare/privacypass-ts';
 
-const [baseUrl, tokenTypeArg, label] = process.argv.slice(2);
+const [baseUrl, tokenTypeArg, label, dialect] = process.argv.slice(2);
 const tokenType = Number(tokenTypeArg);
 const apiKey = 'Bearer persona_sandbox_interop';
 let passed = 0;
@@ -44,7 +50,7 @@ async function post(path, body, headers = {}) {
     headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
 function newClient() {
@@ -58,13 +64,18 @@ async function issueToken(claimType, sandbox) {
   const challengeReply = await post('/api/privacy/v1/relays/challenge', { claimType, sandbox });
   assert(challengeReply.status === 200, `challenge status ${challengeReply.status}`);
   const challenge = TokenChallenge.deserialize(fromB64url(challengeReply.body['challenge']));
-  assert(challenge.tokenType === tokenType, `token type ${challenge.tokenType}`);
   const tokenKey = fromB64url(challengeReply.body['token-key']);
+  return issueFor(challenge, tokenKey, challengeReply.body['token-key-id']);
+}
+
+// A token for a challenge and token key, issued by the mock.
+async function issueFor(challenge, tokenKey, tokenKeyId) {
+  assert(challenge.tokenType === tokenType, `token type ${challenge.tokenType}`);
   const client = newClient();
   const request = await client.createTokenRequest(challenge, tokenKey);
   const issued = await post(
     '/api/v1/privacy-passes',
-    { 'blinded-token': toB64url(request.serialize()), 'key-id': challengeReply.body['token-key-id'] },
+    { 'blinded-token': toB64url(request.serialize()), 'key-id': tokenKeyId },
     { Authorization: apiKey },
   );
   assert(issued.status === 201, `issuance status ${issued.status}: ${JSON.stringify(issued.body)}`);
@@ -110,6 +121,33 @@ for (const sandbox of [false, true]) {
 
     const reused = await redeem(relay, token);
     assert(reused.status === 409, `reused token: status ${reused.status}`);
+  });
+}
+
+if (dialect === 'challenge-on-401') {
+  await check(`type ${tokenType}: the challenge from generate-claim's 401 (${label})`, async () => {
+    const created = await post('/api/privacy/v1/relays', { claimType: 'age_over21_verified', encryptionKeyPem: null });
+    assert(created.status === 201, `create status ${created.status}`);
+    const relay = created.body;
+    const asked = await post(`/api/privacy/v1/relays/${relay['relay-token']}/generate-claim`, {}, {
+      'Persona-Relay-Secret': relay['relay-secret'],
+    });
+    assert(asked.status === 401, `no token: status ${asked.status}`);
+    assert(
+      asked.body.errors[0].details === 'Use the provided challenge to obtain a token',
+      `details ${JSON.stringify(asked.body)}`,
+    );
+    const header = asked.headers.get('www-authenticate');
+    assert(header, 'no WWW-Authenticate');
+    const parsed = WWWAuthenticateHeader.parse(header);
+    assert(parsed.length === 1, `${parsed.length} PrivateToken challenges in ${header}`);
+    const { challenge, tokenKey, maxAge } = parsed[0];
+    assert(maxAge > 0, `max-age ${maxAge}`);
+    const keyId = createHash('sha256').update(tokenKey).digest('hex');
+    const token = await issueFor(challenge, tokenKey, keyId);
+    const claim = await redeem(relay, token);
+    assert(claim.status === 200, `claim status ${claim.status}: ${JSON.stringify(claim.body)}`);
+    assert(JSON.parse(claim.body['claim-payload']).claim_type === 'age_over21_verified', 'claim type');
   });
 }
 

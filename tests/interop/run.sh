@@ -40,4 +40,8 @@ done
 with_mock --profile rfc9578 --config "$root/fixtures/keys.toml" -- flow.mjs 1 rfc9578
 with_mock --profile rfc9578 --config "$root/fixtures/keys-rsa.toml" -- flow.mjs 2 rfc9578
 with_mock --profile reference --config "$root/fixtures/keys-rsa.toml" -- flow.mjs 2 reference
+with_mock --profile rfc9578 --challenge-on-401 --config "$root/fixtures/keys.toml" -- \
+  flow.mjs 1 rfc9578 challenge-on-401
+with_mock --profile rfc9578 --challenge-on-401 --config "$root/fixtures/keys-rsa.toml" -- \
+  flow.mjs 2 rfc9578 challenge-on-401
 exit "$status"

@@ -783,3 +783,61 @@ fn report_exits_1_on_an_error_finding_0_without_and_2_when_it_cannot_judge() {
     let (code, _, _) = run_to_end(binary().args(["report", "--session", "x", "--url", "ftp://x"]));
     assert_eq!(code, 2);
 }
+
+/// A relay, then generate-claim without a token: its `WWW-Authenticate`.
+fn challenge_header_of(address: &str) -> Option<String> {
+    let body = r#"{"claim-type":"age_over18_verified"}"#;
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "POST /api/privacy/v1/relays HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let relay = parse_response(&bytes).unwrap().json();
+    let token = relay["relay-token"].as_str().unwrap();
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "POST /api/privacy/v1/relays/{token}/generate-claim HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nPersona-Relay-Secret: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+        relay["relay-secret"].as_str().unwrap()
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let reply = parse_response(&bytes).unwrap();
+    assert_eq!(reply.status, 401);
+    reply.header("WWW-Authenticate").map(str::to_string)
+}
+
+#[test]
+fn challenge_on_401_is_set_by_flag_environment_or_config() {
+    let config = tempdir("challenge-on-401").join("mock.toml");
+    std::fs::write(&config, "challenge-on-401 = true\n").unwrap();
+    let config = config.to_str().unwrap().to_string();
+    // Flags, an environment variable, and whether the header comes.
+    type Run<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, bool);
+    let runs: [Run; 4] = [
+        (&[], None, false),
+        (&["--challenge-on-401"], None, true),
+        (&[], Some(("PERSONA_MOCK_CHALLENGE_ON_401", "true")), true),
+        (&["--config", &config], None, true),
+    ];
+    for (flags, env, expected) in runs {
+        let mut command = binary();
+        command.args(["--port", "0", "--seed", "1"]).args(flags);
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        }
+        let (mut child, address) = start(&mut command);
+        let header = challenge_header_of(&address);
+        assert_eq!(header.is_some(), expected, "{flags:?} {env:?}: {header:?}");
+        if let Some(header) = header {
+            assert!(header.starts_with("PrivateToken challenge=\""), "{header}");
+            assert!(header.contains("token-key=\""), "{header}");
+        }
+        assert_eq!(terminate(&mut child), 0);
+    }
+}

@@ -6,6 +6,7 @@ use crate::client::{API_KEY, Client, ISSUE, RELAYS, b64, claim_path, payload, un
 use crate::support::{TestServer, fixture};
 use persona_mock::{ClaimResult, ManualClock, MockServer, MockServerBuilder, Settings};
 use serde_json::{Value, json};
+use sha2::Digest;
 use std::path::Path;
 use std::time::Duration;
 
@@ -241,6 +242,11 @@ async fn generate_claim_refuses_each_failure_with_its_own_answer() {
         r#"{"errors":[{"title":"Privacy Pass token required","details":"Request a challenge to obtain a token"}]}"#
     );
     assert_eq!(reply.status, 401);
+    assert_eq!(
+        reply.header("WWW-Authenticate"),
+        None,
+        "the current schema's 401 has no challenge"
+    );
     // No secret: 400 naming the header.
     let auth = format!("PrivateToken token=\"{}\"", b64(&token));
     let reply = client.post(&path, &[("Authorization", &auth)], "{}").await;
@@ -907,5 +913,84 @@ async fn every_time_the_mock_shows_comes_from_its_clock() {
             day_of(at) >= day_of(now) + 9,
             "{name} {text} is ten days ahead"
         );
+    }
+}
+
+/// The `challenge` and `token-key` of a `WWW-Authenticate: PrivateToken`
+/// value, read by hand (RFC 9110 auth-params, quoted strings).
+fn private_token_params(header: &str) -> (Vec<u8>, Vec<u8>, u64) {
+    let params = header
+        .strip_prefix("PrivateToken ")
+        .unwrap_or_else(|| panic!("not a PrivateToken challenge: {header}"));
+    let mut found = std::collections::HashMap::new();
+    for param in params.split(", ") {
+        let (name, value) = param.split_once('=').unwrap();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("{name} is not a quoted string: {header}"));
+        found.insert(name.to_string(), value.to_string());
+    }
+    (
+        unb64(&found["challenge"]),
+        unb64(&found["token-key"]),
+        found["max-age"].parse().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn with_challenge_on_401_the_401_carries_a_challenge_whose_token_redeems() {
+    let rsa = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys-rsa.toml");
+    for settings in [
+        Settings {
+            seed: Some(7),
+            ..Settings::default()
+        },
+        Settings::from_file(rsa).expect("the fixture config loads"),
+    ] {
+        let settings = Settings {
+            challenge_on_401: true,
+            ..settings
+        };
+        let server = TestServer::with(MockServer::builder().settings(settings)).await;
+        let client = Client::new(server.addr());
+        let relay = client.create_relay(AGE21, true, None).await;
+        let path = claim_path(&relay.token);
+        let reply = client
+            .post(&path, &[("Persona-Relay-Secret", &relay.secret)], "{}")
+            .await;
+        assert_eq!(reply.status, 401);
+        assert_eq!(
+            reply.text(),
+            r#"{"errors":[{"title":"Privacy Pass token required","details":"Use the provided challenge to obtain a token"}]}"#
+        );
+        let header = reply.header("WWW-Authenticate").expect("a challenge");
+        let (challenge, token_key, max_age) = private_token_params(header);
+        assert_eq!(max_age, 7200);
+        let decoded = crate::support::decode_challenge(&challenge);
+        assert_eq!(decoded.origin_info, "api.withpersona.com");
+        // The challenge endpoint's key for the relay's claim type and
+        // namespace is the one the header names.
+        let asked = client.challenge(AGE21, true).await;
+        assert_eq!(token_key, asked.token_key);
+        let issued = crate::client::Issued {
+            challenge,
+            token_key_id: crate::client::hex(&sha2::Sha256::digest(&asked.token_key)),
+            token_key,
+        };
+        let token = client.token(&issued).await;
+        let claim = client.redeem(&relay, &token).await;
+        assert_eq!(claim.status, 200, "{}", claim.text());
+        assert_eq!(payload(&claim)["claim_type"], AGE21);
+        // A path naming no relay keeps the current 401.
+        let unknown = client
+            .post(
+                &claim_path("relay_unknown"),
+                &[("Persona-Relay-Secret", "x")],
+                "{}",
+            )
+            .await;
+        assert_eq!(unknown.status, 401);
+        assert_eq!(unknown.header("WWW-Authenticate"), None);
     }
 }
