@@ -4,14 +4,14 @@
 //! nonce unspent (409), then the claim itself (pending 403; failed 200 with
 //! the token refunded; passed 200 with the token consumed).
 
-use super::{Ctx, invalid};
+use super::{Ctx, diagnose, invalid};
 use crate::api::body::Body;
 use crate::api::response::HttpResponse;
 use crate::api::{ApiError, Refusal};
 use crate::flow::ClaimResult;
 use crate::flow::relays::{MAX_REDEMPTIONS, Outcome, Redemption, Relay};
 use crate::keys::IssuerKey;
-use crate::privacypass::{Token, b64, hex};
+use crate::privacypass::{Token, TokenError, b64, hex};
 use crate::profile::ChallengeFormat;
 use crate::settings::OaepHash;
 use crate::state::State;
@@ -154,9 +154,10 @@ fn rfc9577_token(state: &State, relay: &Relay, credential: &str) -> Result<[u8; 
     let key = check_key(state, relay, &token)?;
     check_challenge(state, relay, &token)?;
     if !key.secret().verify(&token.input(), &token.authenticator) {
-        return Err(invalid(
-            "The token's authenticator does not verify with the issuer key: the token was altered, or finalized from another issuance.",
-        ));
+        return Err(invalid(diagnose::with(
+            "The token's authenticator does not verify with the issuer key: the token was altered, or finalized from another issuance.".to_string(),
+            diagnose::signature_variant(state, key, &token.authenticator),
+        )));
     }
     Ok(token.nonce)
 }
@@ -172,9 +173,23 @@ fn double_spend() -> ApiError {
 /// The token in the credential: base64url, padded or not.
 fn read_token(credential: &str) -> Result<Token, ApiError> {
     let bytes = b64::decode(credential.trim()).map_err(|_| {
-        invalid("The PrivateToken token is not base64url (the alphabet with '-' and '_').")
+        invalid(diagnose::with(
+            "The PrivateToken token is not base64url (the alphabet with '-' and '_').".to_string(),
+            diagnose::standard_base64(credential),
+        ))
     })?;
-    Token::decode(&bytes).map_err(|error| invalid(format!("The token cannot be read: {error}.")))
+    Token::decode(&bytes).map_err(|error| {
+        let mistake = match error {
+            TokenError::Length {
+                token_type, got, ..
+            } => diagnose::token_type_for_length(token_type, got),
+            _ => None,
+        };
+        invalid(diagnose::with(
+            format!("The token cannot be read: {error}."),
+            mistake,
+        ))
+    })
 }
 
 /// The relay's issuer key, which must be the token's.
@@ -187,7 +202,17 @@ fn check_key<'s>(
         .keys
         .get(relay.namespace, &relay.claim_type)
         .expect("relays are created for served claim types");
-    if key.token_type == token.token_type && key.has_id(&token.token_key_id) {
+    if key.token_type != token.token_type {
+        return Err(invalid(diagnose::with(
+            format!(
+                "The token is of type {:#06x}, and this relay's key issues type {:#06x}.",
+                token.token_type.code(),
+                key.token_type.code()
+            ),
+            diagnose::token_type(token.token_type, key),
+        )));
+    }
+    if key.has_id(&token.token_key_id) {
         return Ok(key);
     }
     Err(match state.keys.find(&token.token_key_id) {
@@ -198,9 +223,10 @@ fn check_key<'s>(
             relay.namespace.name()
         ))
         .because(Refusal::WrongClaimType),
-        None => {
-            invalid("The token's key id names no issuer key of persona-mock (for this token type).")
-        }
+        None => invalid(diagnose::with(
+            "The token's key id names no issuer key of persona-mock (for this token type).".to_string(),
+            diagnose::key_id(key, &token.token_key_id),
+        )),
     })
 }
 
@@ -208,9 +234,10 @@ fn check_key<'s>(
 /// relay's claim type and namespace.
 fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), ApiError> {
     let issued = state.challenges.get(&token.challenge_digest).ok_or_else(|| {
-        invalid(
-            "The token's challenge_digest names no challenge persona-mock issued (it keeps the last 100,000): request a challenge from /api/privacy/v1/relays/challenge.",
-        )
+        invalid(diagnose::with(
+            "The token's challenge_digest names no challenge persona-mock issued (it keeps the last 100,000): request a challenge from /api/privacy/v1/relays/challenge.".to_string(),
+            diagnose::challenge_digest(state, &token.challenge_digest),
+        ))
     })?;
     let age = state.clock.now().saturating_sub(issued.at());
     if age > state.challenge_lifetime {

@@ -5,7 +5,7 @@
 //! input. Each failure is a 401 naming the check (never 403, 429 or 5xx,
 //! which Persona's SDK retries); the nonce's single spend is checked after.
 
-use super::invalid;
+use super::{diagnose, invalid};
 use crate::api::{ApiError, Refusal};
 use crate::flow::relays::Relay;
 use crate::keys::Namespace;
@@ -16,7 +16,10 @@ use crate::state::State;
 /// Verifies a JSON token for `relay`; returns its nonce.
 pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[u8; 32], ApiError> {
     let bytes = b64::decode(credential.trim()).map_err(|_| {
-        invalid("The PrivateToken token is not base64url (the alphabet with '-' and '_').")
+        invalid(diagnose::with(
+            "The PrivateToken token is not base64url (the alphabet with '-' and '_').".to_string(),
+            diagnose::standard_base64(credential),
+        ))
     })?;
     let token: JsonToken = serde_json::from_slice(&bytes).map_err(|e| {
         invalid(format!(
@@ -65,13 +68,18 @@ pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[
             relay.namespace.name()
         )));
     }
-    let signature = b64::decode(&token.signature)
-        .map_err(|_| invalid("The token's signature is not base64url."))?;
+    let signature = b64::decode(&token.signature).map_err(|_| {
+        invalid(diagnose::with(
+            "The token's signature is not base64url.".to_string(),
+            diagnose::standard_base64(&token.signature),
+        ))
+    })?;
     let input = persona::token_input(&token.token_nonce, &challenge.mac, &token.key_id);
     if !key.secret().verify(&input, &signature) {
-        return Err(invalid(
-            "The token's signature does not verify (RSASSA-PSS, SHA-384, salt 48) over 0x0002 || SHA-256(token_nonce) || SHA-256(mac) || SHA-256(key_id) with the key key_id names.",
-        ));
+        return Err(invalid(diagnose::with(
+            "The token's signature does not verify (RSASSA-PSS, SHA-384, salt 48) over 0x0002 || SHA-256(token_nonce) || SHA-256(mac) || SHA-256(key_id) with the key key_id names.".to_string(),
+            diagnose::signature_variant(state, key, &signature),
+        )));
     }
     Ok(nonce)
 }

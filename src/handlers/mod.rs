@@ -8,6 +8,7 @@ pub(crate) mod claim;
 mod claim_json;
 pub(crate) mod control;
 mod control_flow;
+mod diagnose;
 pub(crate) mod hosted;
 pub(crate) mod issue;
 pub(crate) mod relay;

@@ -491,6 +491,20 @@ impl Journal {
         }
     }
 
+    /// The bodies of the newest `limit` 200 answers to `route`, of any
+    /// session, newest first (generate-claim's diagnoses read the
+    /// challenges the mock gave out).
+    pub fn recent_answers(&self, route: Route, limit: usize) -> Vec<Vec<u8>> {
+        let e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        e.list
+            .iter()
+            .rev()
+            .filter(|x| x.route == Some(route) && x.status == 200)
+            .take(limit)
+            .map(|x| x.text[x.ends[5]..x.ends[6]].to_vec())
+            .collect()
+    }
+
     /// Forgets the entries (and drop counts) of one session, or of all.
     pub fn clear(&self, session: Option<&str>) {
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());

@@ -156,6 +156,47 @@ impl IssuerSecret {
         }
     }
 
+    /// Every encoding of the public key a client might hash for a key id,
+    /// named: type 1's compressed point, SubjectPublicKeyInfo and
+    /// uncompressed point; type 2's RSASSA-PSS and rsaEncryption
+    /// SubjectPublicKeyInfo and PKCS#1 key.
+    pub fn key_encodings(&self) -> Vec<(&'static str, Vec<u8>)> {
+        match self {
+            IssuerSecret::P384 { secret, public, .. } => vec![
+                (
+                    "the 49-byte compressed point (RFC 9578's encoding)",
+                    self.rfc9578_key(),
+                ),
+                ("the DER SubjectPublicKeyInfo", self.spki_der()),
+                (
+                    "the 97-byte uncompressed point",
+                    p384_public(secret, public)
+                        .to_sec1_point(false)
+                        .as_bytes()
+                        .to_vec(),
+                ),
+            ],
+            IssuerSecret::Rsa { public, .. } => {
+                use rsa::pkcs1::EncodeRsaPublicKey;
+                let key: &rsa::RsaPublicKey = public.as_ref();
+                let mut encodings = vec![(
+                    "the RSASSA-PSS SubjectPublicKeyInfo (RFC 9578's encoding)",
+                    self.rfc9578_key(),
+                )];
+                encodings.extend(
+                    self.rsa_encryption_spki()
+                        .map(|spki| ("the rsaEncryption SubjectPublicKeyInfo", spki)),
+                );
+                encodings.extend(
+                    key.to_pkcs1_der()
+                        .ok()
+                        .map(|der| ("the PKCS#1 RSAPublicKey", der.as_bytes().to_vec())),
+                );
+                encodings
+            }
+        }
+    }
+
     /// The secret key as PKCS#8 PEM.
     pub fn to_pkcs8_pem(&self) -> String {
         match self {
@@ -222,6 +263,62 @@ impl IssuerSecret {
                 .verify(&Signature(authenticator.to_vec()), None, input)
                 .is_ok(),
         }
+    }
+}
+
+impl IssuerSecret {
+    /// Whether `authenticator` is this RSA key's RSASSA-PSS signature
+    /// (SHA-384, MGF1-SHA-384, 48-byte salt) of some message: the
+    /// encoded message under the signature has PSS's structure. Forging
+    /// that takes the private key, so a signature that has it but does not
+    /// verify over the token input was made by this key over another
+    /// message. `false` for P-384 keys.
+    pub fn signs_some_message(&self, authenticator: &[u8]) -> bool {
+        use rsa::BoxedUint;
+        use rsa::traits::PublicKeyParts;
+        use sha2::{Digest, Sha384};
+        const HASH_LEN: usize = 48;
+        const SALT_LEN: usize = 48;
+        let IssuerSecret::Rsa { public, .. } = self else {
+            return false;
+        };
+        let key: &rsa::RsaPublicKey = public.as_ref();
+        let em_len = key.size();
+        if authenticator.len() != em_len {
+            return false;
+        }
+        let Ok(signature) = BoxedUint::from_be_slice(authenticator, key.n_bits_precision()) else {
+            return false;
+        };
+        if signature >= *key.n().as_ref() {
+            return false;
+        }
+        let Ok(message) = rsa::hazmat::rsa_encrypt(key, &signature) else {
+            return false;
+        };
+        let em = message.to_be_bytes();
+        // emBits = modBits − 1: one leading bit of EM is zero.
+        if em.len() != em_len || em[em_len - 1] != 0xbc || em[0] & 0x80 != 0 {
+            return false;
+        }
+        let db_len = em_len - HASH_LEN - 1;
+        let (masked, h) = (&em[..db_len], &em[db_len..em_len - 1]);
+        let mut mask = Vec::with_capacity(db_len + HASH_LEN);
+        for counter in 0u32.. {
+            if mask.len() >= db_len {
+                break;
+            }
+            mask.extend_from_slice(
+                &Sha384::new()
+                    .chain_update(h)
+                    .chain_update(counter.to_be_bytes())
+                    .finalize(),
+            );
+        }
+        let mut db: Vec<u8> = masked.iter().zip(&mask).map(|(a, b)| a ^ b).collect();
+        db[0] &= 0x7f;
+        let zeros = db_len - SALT_LEN - 1;
+        db[..zeros].iter().all(|b| *b == 0) && db[zeros] == 0x01
     }
 }
 

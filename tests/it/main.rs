@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod control;
 mod conventions;
+mod diagnosis;
 mod flow;
 mod library;
 mod limits;
