@@ -151,7 +151,7 @@ impl Report {
             entries,
             "missing-idempotency-key",
             |e| idempotent(e) && header(e, "idempotency-key").is_none(),
-            "sent without Idempotency-Key. Persona's SDK sends one with every issuance and generate-claim call and reuses it across that call's retries; without it, an answer lost on the way turns the retry into a second issuance or a double spend",
+            "sent without Idempotency-Key. Persona's API reference lists the header for issuance and generate-claim, and Persona's Go SDK sends one with every generate-claim call and reuses it across that call's retries; without it, an answer lost on the way turns the retry into a second issuance or a double spend",
             &mut findings,
         );
         missing(
