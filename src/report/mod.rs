@@ -360,7 +360,7 @@ fn retried_non_retryable(entries: &[JournalEntry], findings: &mut Vec<Finding>) 
                     earlier.seq,
                     earlier.status,
                     details(earlier)
-                        .map(|d| format!(" (\"{d}\")"))
+                        .map(|d| format!(" (the mock said: {d})"))
                         .unwrap_or_default()
                 ),
             ));

@@ -148,7 +148,7 @@ fn the_readme_ci_recipe_runs_as_written() {
     let status = std::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(&dir)
-        .env("PATH", path)
+        .env("PATH", &path)
         .env("GITHUB_ENV", &github_env)
         .env_remove("PERSONA_MOCK_PORT")
         .status()
@@ -160,7 +160,9 @@ fn the_readme_ci_recipe_runs_as_written() {
             .find_map(|l| l.strip_prefix(&format!("{name}=")))
             .map(str::to_string)
     };
-    if let Some(pid) = value("PERSONA_MOCK_PID") {
+    if !status.success()
+        && let Some(pid) = value("PERSONA_MOCK_PID")
+    {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status();
@@ -168,6 +170,58 @@ fn the_readme_ci_recipe_runs_as_written() {
     assert!(status.success(), "the recipe failed: {exported}");
     let url = value("PERSONA_API_URL").expect("the recipe exports the URL");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    // The report step, after a client that repeats a refused request in
+    // session `ci`: it writes JUnit XML and fails.
+    let address = url.trim_start_matches("http://");
+    for _ in 0..2 {
+        use std::io::{Read, Write};
+        let body = r#"{"claim-type":"no_such_claim"}"#;
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: {address}\r\nPersona-Mock-Session: ci\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        stream.read_to_end(&mut Vec::new()).unwrap();
+    }
+    let step = text
+        .split_once("- name: Persona contract report")
+        .expect("the README's report step")
+        .1;
+    let step_script: String = step
+        .split_once("run: |\n")
+        .unwrap()
+        .1
+        .split("```")
+        .next()
+        .unwrap()
+        .lines()
+        .map(|l| l.trim_start())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let output = std::process::Command::new("bash")
+        .args(["-eo", "pipefail", "-c", &step_script])
+        .current_dir(&dir)
+        .env("PATH", &path)
+        .env("PERSONA_API_URL", &url)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("error   retried-non-retryable"),
+        "{printed}"
+    );
+    let junit = std::fs::read_to_string(dir.join("persona-contract.xml")).unwrap();
+    let document = roxmltree::Document::parse(&junit).expect("JUnit XML");
+    assert!(document.descendants().any(|n| n.has_tag_name("failure")));
+    if let Some(pid) = value("PERSONA_MOCK_PID") {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
