@@ -195,8 +195,8 @@ pub(crate) fn complete(state: &State, call: &Call<'_>) -> Result<HttpResponse, A
     ))
 }
 
-/// Text escaped for HTML content and quoted attribute values.
-fn escape(text: &str) -> String {
+/// Text escaped for HTML content and quoted attribute values (XML too).
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -81,23 +81,19 @@ pub(super) fn junit(report: &Report) -> String {
     out
 }
 
-/// Text safe in XML content and attribute values.
+/// Text safe in XML content and attribute values: the hosted page's
+/// markup escaping, with newlines as references (attribute values keep
+/// them) and the control characters XML 1.0 cannot hold replaced.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            // Characters XML 1.0 cannot hold at all.
-            c if (c as u32) < 0x20 && c != '\t' && c != '\r' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+    let held: String = text
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    crate::handlers::hosted::escape(&held).replace('\n', "&#10;")
 }
 
 /// A short human summary: a count line, then a line per finding.

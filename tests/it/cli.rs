@@ -36,10 +36,19 @@ fn start(command: &mut Command) -> (Child, String) {
 }
 
 fn post_challenge(address: &str, body: &str) -> Reply {
+    post(address, "/api/privacy/v1/relays/challenge", &[], body)
+}
+
+/// POSTs a JSON body with extra headers on a fresh connection.
+fn post(address: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let extra: String = headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
     write!(
         stream,
-        "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -719,16 +728,11 @@ fn sigterm_while_rsa_keys_are_made_answers_every_accepted_request() {
 }
 
 fn post_challenge_in(address: &str, session: &str, body: &str) -> Reply {
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    write!(
-        stream,
-        "POST /api/privacy/v1/relays/challenge HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nPersona-Mock-Session: {session}\r\nPersona-Version: 2023-01-05\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).unwrap();
-    parse_response(&bytes).expect("a response")
+    let headers = [
+        ("Persona-Mock-Session", session),
+        ("Persona-Version", "2023-01-05"),
+    ];
+    post(address, "/api/privacy/v1/relays/challenge", &headers, body)
 }
 
 #[test]
@@ -787,27 +791,11 @@ fn report_exits_1_on_an_error_finding_0_without_and_2_when_it_cannot_judge() {
 /// A relay, then generate-claim without a token: its `WWW-Authenticate`.
 fn challenge_header_of(address: &str) -> Option<String> {
     let body = r#"{"claim-type":"age_over18_verified"}"#;
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    write!(
-        stream,
-        "POST /api/privacy/v1/relays HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).unwrap();
-    let relay = parse_response(&bytes).unwrap().json();
+    let relay = post(address, "/api/privacy/v1/relays", &[], body).json();
     let token = relay["relay-token"].as_str().unwrap();
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    write!(
-        stream,
-        "POST /api/privacy/v1/relays/{token}/generate-claim HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nPersona-Relay-Secret: {}\r\nContent-Length: 2\r\n\r\n{{}}",
-        relay["relay-secret"].as_str().unwrap()
-    )
-    .unwrap();
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).unwrap();
-    let reply = parse_response(&bytes).unwrap();
+    let path = format!("/api/privacy/v1/relays/{token}/generate-claim");
+    let secret = relay["relay-secret"].as_str().unwrap();
+    let reply = post(address, &path, &[("Persona-Relay-Secret", secret)], "{}");
     assert_eq!(reply.status, 401);
     reply.header("WWW-Authenticate").map(str::to_string)
 }
