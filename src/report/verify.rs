@@ -7,6 +7,10 @@ use crate::journal::JournalEntry;
 use serde::Serialize;
 use serde_json::Value;
 
+/// The most expectations one request checks (each reads the session's
+/// whole journal).
+pub const MAX_EXPECTATIONS: usize = 100;
+
 /// What a test expects of a session: requests to an endpoint, optionally
 /// answered with one status, exactly `count` times or between `min` and
 /// `max` (at least once when neither is given).
@@ -69,6 +73,15 @@ impl Expectation {
             _ => None,
         }
         .ok_or_else(|| ApiError::unprocessable("/expect", USAGE))?;
+        if list.len() > MAX_EXPECTATIONS {
+            return Err(ApiError::unprocessable(
+                "/expect",
+                format!(
+                    "Send at most {MAX_EXPECTATIONS} expectations in one request (got {}).",
+                    list.len()
+                ),
+            ));
+        }
         list.iter()
             .enumerate()
             .map(|(i, item)| read_one(i, item))

@@ -588,6 +588,13 @@ async fn a_malformed_expectation_is_a_422_naming_it() {
         assert_eq!(error["source"]["pointer"], pointer, "{body}");
         assert_eq!(error["details"], says, "{body}");
     }
+    let many = json!({"expect": vec![json!({"endpoint": "issue"}); 101]});
+    let reply = verify(&server, "bad", &many.to_string()).await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(
+        reply.json()["errors"][0]["details"],
+        "Send at most 100 expectations in one request (got 101)."
+    );
     let reply = verify(&server, "bad", r#"{"want":[]}"#).await;
     assert_eq!(reply.status, 422);
     let reply = verify(&server, "bad", "nope").await;
