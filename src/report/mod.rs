@@ -389,13 +389,13 @@ fn refusals(entries: &[JournalEntry], findings: &mut Vec<Finding>) {
                 let mut requests: Vec<u64> = spent.iter().map(|e| e.seq).collect();
                 requests.push(entry.seq);
                 let by = spent
-                    .map(|e| format!(", spent by request {}", e.seq))
-                    .unwrap_or_default();
+                    .map(|e| format!("request {} had already spent", e.seq))
+                    .unwrap_or_else(|| "was already spent".to_string());
                 (
                     "token-reuse",
                     requests,
                     format!(
-                        "Request {} presented a Privacy Pass token that was already spent{by}, and was answered 409. Each token redeems once: issue a new token for each generate-claim, and on a lost answer retry with the same Idempotency-Key instead.",
+                        "Request {} presented a Privacy Pass token that {by}, and was answered 409. Each token redeems once: issue a new token for each generate-claim, and on a lost answer retry with the same Idempotency-Key instead.",
                         entry.seq
                     ),
                 )

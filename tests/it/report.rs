@@ -77,6 +77,20 @@ fn rules(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The session's journal `seq`s, and the one finding of `rule` in its
+/// report, which has no finding of another rule: (requests, message).
+async fn sole_finding(
+    server: &TestServer,
+    session: &str,
+    rule: &str,
+) -> (Vec<u64>, Vec<u64>, String) {
+    let seqs = seqs(server, session).await;
+    let report = report(server, session).await;
+    assert_eq!(rules(&report), [rule], "{report}");
+    let (requests, message) = findings(&report, rule).remove(0);
+    (seqs, requests, message)
+}
+
 /// The whole flow, twice (one claim type each), as a disciplined client.
 async fn whole_flow(client: &Client) {
     for claim_type in [AGE18, AGE21] {
@@ -184,13 +198,9 @@ async fn repeating_a_refused_request_unchanged_is_an_error() {
     assert_eq!(client.post(CHALLENGE, &[], unknown).await.status, 422);
     // Fixed, it is not a repeat.
     client.challenge(AGE18, false).await;
-    let seqs = seqs(&server, "repeats").await;
-    let report = report(&server, "repeats").await;
-    let found = findings(&report, "retried-non-retryable");
-    assert_eq!(found.len(), 1, "{report}");
-    assert_eq!(found[0].0, [seqs[0], seqs[1]]);
-    assert!(found[0].1.contains("answered 422"), "{}", found[0].1);
-    assert_eq!(rules(&report), ["retried-non-retryable"]);
+    let (seqs, requests, message) = sole_finding(&server, "repeats", "retried-non-retryable").await;
+    assert_eq!(requests, [seqs[0], seqs[1]]);
+    assert!(message.contains("answered 422"), "{}", message);
 }
 
 #[tokio::test]
@@ -202,12 +212,13 @@ async fn presenting_a_spent_token_is_token_reuse_naming_the_spending_request() {
     let token = client.token(&issued).await;
     assert_eq!(client.redeem(&relay, &token).await.status, 200);
     assert_eq!(client.redeem(&relay, &token).await.status, 409);
-    let seqs = seqs(&server, "reuse").await;
-    let report = report(&server, "reuse").await;
-    let found = findings(&report, "token-reuse");
-    assert_eq!(found.len(), 1, "{report}");
-    assert_eq!(found[0].0, [seqs[3], seqs[4]]);
-    assert_eq!(rules(&report), ["token-reuse"]);
+    let (seqs, requests, message) = sole_finding(&server, "reuse", "token-reuse").await;
+    assert_eq!(requests, [seqs[3], seqs[4]]);
+    let spent_by = format!(
+        "a Privacy Pass token that request {} had already spent",
+        seqs[3]
+    );
+    assert!(message.contains(&spent_by), "{message}");
 }
 
 #[tokio::test]
@@ -224,13 +235,9 @@ async fn an_idempotency_key_sent_with_other_parameters_is_key_reuse() {
         client.redeem_with(&relay, &second, &[key]).await.status,
         422
     );
-    let seqs = seqs(&server, "keys").await;
-    let report = report(&server, "keys").await;
-    let found = findings(&report, "idempotency-key-reuse");
-    assert_eq!(found.len(), 1, "{report}");
-    assert_eq!(found[0].0, [seqs[4], seqs[5]]);
-    assert!(found[0].1.contains("\"one-key\""), "{}", found[0].1);
-    assert_eq!(rules(&report), ["idempotency-key-reuse"]);
+    let (seqs, requests, message) = sole_finding(&server, "keys", "idempotency-key-reuse").await;
+    assert_eq!(requests, [seqs[4], seqs[5]]);
+    assert!(message.contains("\"one-key\""), "{}", message);
 }
 
 #[tokio::test]
@@ -269,12 +276,12 @@ async fn a_token_whose_challenge_expired_is_expired_challenge() {
     let token = client.token(&issued).await;
     clock.advance(Duration::from_secs(3 * 3600));
     assert_eq!(client.redeem(&relay, &token).await.status, 401);
-    let seqs = seqs(&server, "expired").await;
-    let report = report(&server, "expired").await;
-    let found = findings(&report, "expired-challenge");
-    assert_eq!(found.len(), 1, "{report}");
-    assert_eq!(found[0].0, [seqs[3]]);
-    assert_eq!(rules(&report), ["expired-challenge"]);
+    let (seqs, requests, message) = sole_finding(&server, "expired", "expired-challenge").await;
+    assert_eq!(requests, [seqs[3]]);
+    assert!(
+        message.contains("challenges back tokens for 7200 s"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
