@@ -509,7 +509,7 @@ fn read_secret_key(path: &Path) -> Result<IssuerSecret, KeyFileError> {
 }
 
 /// Writes a key set for `claim_types` (each with its token type) to `dir`
-/// in the layout [`KeyRing::load_dir`] reads. Refuses to replace files
+/// in the layout the config file's `[keys] dir` loads. Refuses to replace files
 /// unless `force`.
 pub fn write_key_set(
     dir: &Path,

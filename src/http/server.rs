@@ -177,7 +177,7 @@ impl BoundServer {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests
-    /// finish (for at most [`SHUTDOWN_GRACE`]).
+    /// finish (for at most 10 s).
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let BoundServer { listener, app, .. } = self;
         // Generated keys are made on first use; make them all now, off the
