@@ -68,15 +68,32 @@ async fn issue(addr: SocketAddr, challenge_body: &str) -> Pass {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let json = reply.json();
     let challenge_text = json["challenge"].as_str().unwrap();
+    let key_id = json["token-key-id"].as_str().unwrap().to_string();
+    issue_for(
+        addr,
+        challenge_text,
+        json["token-key"].as_str().unwrap(),
+        key_id,
+    )
+    .await
+}
+
+/// Blinds, issues and finalizes a token for a challenge and token key as
+/// the mock sent them (base64url text).
+async fn issue_for(
+    addr: SocketAddr,
+    challenge_text: &str,
+    token_key: &str,
+    key_id: String,
+) -> Pass {
     // RawURLEncoding: padding would be an error for the SDK.
     let challenge = RAW_URL.decode(challenge_text).expect("unpadded base64url");
     let parsed: Value = serde_json::from_slice(&challenge).expect("the challenge is JSON");
     assert!(parsed["token_type"].is_u64() && parsed["mac"].as_str().is_some_and(|m| !m.is_empty()));
-    let key_der = RAW_URL.decode(json["token-key"].as_str().unwrap()).unwrap();
+    let key_der = RAW_URL.decode(token_key).unwrap();
     // What Go's x509.ParsePKIXPublicKey accepts: an rsaEncryption SPKI.
     let public = rsa::RsaPublicKey::from_public_key_der(&key_der).expect("an rsaEncryption SPKI");
     assert_eq!(key_der.len(), 294);
-    let key_id = json["token-key-id"].as_str().unwrap().to_string();
     assert_eq!(key_id, crate::client::hex(&Sha256::digest(&key_der)));
 
     let mut raw_nonce = [0u8; 32];
@@ -346,4 +363,43 @@ async fn the_profile_refuses_token_type_1() {
             .contains("persona-sdk profile every claim type issues token type 2"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn with_challenge_on_401_the_headers_json_challenge_backs_a_token_that_redeems() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys-rsa.toml");
+    let settings = Settings {
+        challenge_on_401: true,
+        ..Settings::from_file(path).expect("the fixture config loads")
+    };
+    let server = TestServer::with(
+        MockServer::builder()
+            .settings(settings)
+            .profile(Profile::PersonaSdk),
+    )
+    .await;
+    let addr = server.addr();
+    let relay = create(
+        addr,
+        r#"{"claimType":"age_over18_verified","encryptionKeyPem":null}"#,
+    )
+    .await;
+    let asked = post(
+        addr,
+        &format!("/api/privacy/v1/relays/{}/generate-claim", relay.token),
+        &[("Persona-Relay-Secret", &relay.secret)],
+        "{}",
+    )
+    .await;
+    assert_eq!(asked.status, 401);
+    let header = asked.header("WWW-Authenticate").expect("a challenge");
+    let param = |name: &str| -> String {
+        let start = header.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        header[start..].split('"').next().unwrap().to_string()
+    };
+    let key_der = RAW_URL.decode(param("token-key")).unwrap();
+    let key_id = crate::client::hex(&Sha256::digest(&key_der));
+    let pass = issue_for(addr, &param("challenge"), &param("token-key"), key_id).await;
+    let reply = claim(addr, &relay, &pass.token, &uuid()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
 }
