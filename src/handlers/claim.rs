@@ -94,19 +94,18 @@ pub(crate) fn handle(state: &State, ctx: &Ctx<'_>, body: &Body) -> Result<HttpRe
     ))
 }
 
-/// With `--challenge-on-401`, generate-claim's 401 for a request without a
-/// token: a fresh challenge for the relay's claim type and namespace (in
-/// the profile's format, recorded like the challenge endpoint's) and its
-/// issuer key, as RFC 9577 §2.1's `WWW-Authenticate: PrivateToken
-/// challenge="…", token-key="…", max-age="…"`, with the details Persona's
-/// older guides give. `None` when the path names no relay (the 401 stays
-/// the current one).
+/// With `--challenge-on-401`, the `WWW-Authenticate` of generate-claim's
+/// 401 for a request without a token: a fresh challenge for the relay's
+/// claim type and namespace (in the profile's format, recorded like the
+/// challenge endpoint's) and its issuer key, as RFC 9577 §2.1's
+/// `PrivateToken challenge="…", token-key="…", max-age="…"`. `None` when
+/// the path names no relay (the 401 stays the current one).
 pub(crate) fn token_challenge(
     state: &State,
     relay_token: Option<&str>,
     session: &str,
     now: std::time::Duration,
-) -> Option<(HeaderValue, ApiError)> {
+) -> Option<HeaderValue> {
     let relay = state.relays.get(relay_token?)?;
     let (challenge, key) =
         super::challenge::make(state, session, now, &relay.claim_type, relay.namespace)?;
@@ -116,14 +115,7 @@ pub(crate) fn token_challenge(
         key.token_key_b64(),
         state.challenge_lifetime.as_secs()
     );
-    let error = ApiError {
-        title: std::borrow::Cow::Borrowed("Privacy Pass token required"),
-        ..ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Use the provided challenge to obtain a token",
-        )
-    };
-    Some((HeaderValue::from_str(&value).ok()?, error))
+    HeaderValue::from_str(&value).ok()
 }
 
 /// The body is empty or `{}` (clients send `{}`).

@@ -115,36 +115,39 @@ fn bearer<'a>(
     }
 }
 
-/// Whether a request sends no `PrivateToken` credential at all (the 401
-/// that asks for one).
+/// The request's `PrivateToken` credential, read; `None` when it sends
+/// none at all (no Authorization, or another scheme): the 401 that asks
+/// for one.
+fn private_token(
+    header: Option<&[u8]>,
+) -> Option<Result<String, crate::privacypass::AuthorizationError>> {
+    let text = std::str::from_utf8(header?).ok()?;
+    match private_token_param(text) {
+        Err(crate::privacypass::AuthorizationError::NotPrivateToken) => None,
+        read => Some(read),
+    }
+}
+
+/// Whether a request sends no `PrivateToken` credential at all.
 pub(super) fn lacks_private_token(authorization: Option<&HeaderValue>) -> bool {
-    authorization
-        .and_then(|h| h.to_str().ok())
-        .is_none_or(|text| {
-            matches!(
-                private_token_param(text),
-                Err(crate::privacypass::AuthorizationError::NotPrivateToken)
-            )
-        })
+    private_token(authorization.map(HeaderValue::as_bytes)).is_none()
+}
+
+/// The 401 that asks for a Privacy Pass token, with Persona's title.
+pub(super) fn token_required(details: &'static str) -> ApiError {
+    ApiError {
+        title: Cow::Borrowed("Privacy Pass token required"),
+        ..ApiError::new(StatusCode::UNAUTHORIZED, details)
+    }
 }
 
 /// The `token` of `Authorization: PrivateToken token=…`. Without one, the
 /// 401 is exactly Persona's.
 fn private_token_credential(header: Option<&[u8]>) -> Result<String, ApiError> {
-    let required = || ApiError {
-        title: Cow::Borrowed("Privacy Pass token required"),
-        ..ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Request a challenge to obtain a token",
-        )
-    };
-    let Some(text) = header.and_then(|h| std::str::from_utf8(h).ok()) else {
-        return Err(required());
-    };
-    match private_token_param(text) {
-        Ok(token) => Ok(token),
-        Err(crate::privacypass::AuthorizationError::NotPrivateToken) => Err(required()),
-        Err(error) => Err(ApiError {
+    match private_token(header) {
+        None => Err(token_required("Request a challenge to obtain a token")),
+        Some(Ok(token)) => Ok(token),
+        Some(Err(error)) => Err(ApiError {
             title: Cow::Borrowed("Token is invalid"),
             ..ApiError::new(
                 StatusCode::UNAUTHORIZED,

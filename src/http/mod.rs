@@ -306,11 +306,14 @@ fn api<'a>(
     if state.challenge_on_401
         && endpoint.auth == router::AuthPolicy::PrivateToken
         && auth::lacks_private_token(heads.authorization)
-        && let Some((value, error)) =
+        && let Some(value) =
             crate::handlers::claim::token_challenge(state, param, &session, script.now)
     {
+        // The details Persona's older guides give with the challenge.
         extra.insert(hyper::header::WWW_AUTHENTICATE, value);
-        return Err(error);
+        return Err(auth::token_required(
+            "Use the provided challenge to obtain a token",
+        ));
     }
     let scenario_limit = scenario.as_ref().and_then(|s| s.rate_limit.map(|l| (s, l)));
     let private_token = auth::authorize(
