@@ -304,22 +304,18 @@ pub(crate) fn session(state: &State, call: &Call<'_>) -> Result<HttpResponse, Ap
 pub(crate) fn report(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
     let id = session_segment(call.param.unwrap_or_default())?;
     let format = query_value(call.parts.uri.query(), "format");
-    let (content_type, text) = match format.as_deref().unwrap_or("json") {
-        "json" => ("application/json", None),
-        "junit" => ("application/xml; charset=utf-8", Some(true)),
-        "text" => ("text/plain; charset=utf-8", Some(false)),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "format must be json, junit or text (got {:?}).",
-                crate::api::conventions::truncate(other)
-            )));
-        }
-    };
+    let format = format.as_deref().unwrap_or("json");
+    if !["json", "junit", "text"].contains(&format) {
+        return Err(ApiError::bad_request(format!(
+            "format must be json, junit or text (got {:?}).",
+            crate::api::conventions::truncate(format)
+        )));
+    }
     let report = state.report(&id)?;
-    let body = match text {
-        None => report.json(),
-        Some(true) => report.junit(),
-        Some(false) => report.text(),
+    let (content_type, body) = match format {
+        "junit" => ("application/xml; charset=utf-8", report.junit()),
+        "text" => ("text/plain; charset=utf-8", report.text()),
+        _ => ("application/json", report.json()),
     };
     let mut response = hyper::Response::new(bytes::Bytes::from(body));
     response.headers_mut().insert(

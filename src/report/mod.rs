@@ -214,22 +214,22 @@ impl Report {
     }
 }
 
-/// A request header's value (journal names are lowercase).
-fn header<'e>(entry: &'e JournalEntry, name: &str) -> Option<&'e str> {
-    entry
-        .headers
+/// The value of header `name` in a journal entry's header list.
+fn value_of<'e>(headers: &'e [(String, String)], name: &str) -> Option<&'e str> {
+    headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
 
+/// A request header's value.
+fn header<'e>(entry: &'e JournalEntry, name: &str) -> Option<&'e str> {
+    value_of(&entry.headers, name)
+}
+
 /// A response header's value.
 fn response_header<'e>(entry: &'e JournalEntry, name: &str) -> Option<&'e str> {
-    entry
-        .response_headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    value_of(&entry.response_headers, name)
 }
 
 /// Whether the entry is an issuance or generate-claim request, the
