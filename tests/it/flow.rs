@@ -916,28 +916,6 @@ async fn every_time_the_mock_shows_comes_from_its_clock() {
     }
 }
 
-/// The `challenge` and `token-key` of a `WWW-Authenticate: PrivateToken`
-/// value, read by hand (RFC 9110 auth-params, quoted strings).
-fn private_token_params(header: &str) -> (Vec<u8>, Vec<u8>, u64) {
-    let params = header
-        .strip_prefix("PrivateToken ")
-        .unwrap_or_else(|| panic!("not a PrivateToken challenge: {header}"));
-    let mut found = std::collections::HashMap::new();
-    for param in params.split(", ") {
-        let (name, value) = param.split_once('=').unwrap();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or_else(|| panic!("{name} is not a quoted string: {header}"));
-        found.insert(name.to_string(), value.to_string());
-    }
-    (
-        unb64(&found["challenge"]),
-        unb64(&found["token-key"]),
-        found["max-age"].parse().unwrap(),
-    )
-}
-
 #[tokio::test]
 async fn with_challenge_on_401_the_401_carries_a_challenge_whose_token_redeems() {
     let rsa = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys-rsa.toml");
@@ -965,7 +943,9 @@ async fn with_challenge_on_401_the_401_carries_a_challenge_whose_token_redeems()
             r#"{"errors":[{"title":"Privacy Pass token required","details":"Use the provided challenge to obtain a token"}]}"#
         );
         let header = reply.header("WWW-Authenticate").expect("a challenge");
-        let (challenge, token_key, max_age) = private_token_params(header);
+        let params = crate::support::private_token_params(header);
+        let (challenge, token_key) = (unb64(&params["challenge"]), unb64(&params["token-key"]));
+        let max_age: u64 = params["max-age"].parse().unwrap();
         assert_eq!(max_age, 7200);
         let decoded = crate::support::decode_challenge(&challenge);
         assert_eq!(decoded.origin_info, "api.withpersona.com");

@@ -393,13 +393,10 @@ async fn with_challenge_on_401_the_headers_json_challenge_backs_a_token_that_red
     .await;
     assert_eq!(asked.status, 401);
     let header = asked.header("WWW-Authenticate").expect("a challenge");
-    let param = |name: &str| -> String {
-        let start = header.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-        header[start..].split('"').next().unwrap().to_string()
-    };
-    let key_der = RAW_URL.decode(param("token-key")).unwrap();
+    let params = crate::support::private_token_params(header);
+    let key_der = RAW_URL.decode(&params["token-key"]).unwrap();
     let key_id = crate::client::hex(&Sha256::digest(&key_der));
-    let pass = issue_for(addr, &param("challenge"), &param("token-key"), key_id).await;
+    let pass = issue_for(addr, &params["challenge"], &params["token-key"], key_id).await;
     let reply = claim(addr, &relay, &pass.token, &uuid()).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 }

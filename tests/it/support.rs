@@ -94,6 +94,25 @@ pub async fn send(
     send_raw(addr, &raw).await.expect("a complete response")
 }
 
+/// The parameters of a `WWW-Authenticate: PrivateToken` value, read by hand
+/// (RFC 9110 auth-params, each a quoted string), by name.
+pub fn private_token_params(header: &str) -> std::collections::HashMap<String, String> {
+    let params = header
+        .strip_prefix("PrivateToken ")
+        .unwrap_or_else(|| panic!("not a PrivateToken challenge: {header}"));
+    params
+        .split(", ")
+        .map(|param| {
+            let (name, value) = param.split_once('=').unwrap();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("{name} is not a quoted string: {header}"));
+            (name.to_string(), value.to_string())
+        })
+        .collect()
+}
+
 /// The hosted page for a session token (`GET /relay?relay-session-access-token=…`).
 pub async fn hosted_page(addr: SocketAddr, token: &str) -> Reply {
     let path = format!("/relay?relay-session-access-token={token}");
