@@ -356,6 +356,17 @@ impl State {
         }
     }
 
+    /// The journal, or the 409 for a control request that needs it when it
+    /// is off.
+    pub(crate) fn journal_or_conflict(&self) -> Result<&Journal, ApiError> {
+        self.journal.as_ref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "The request journal is off (--no-journal or [journal] enabled = false).",
+            )
+        })
+    }
+
     /// A session's journal entries (all of them) and how many were
     /// dropped, by the journal's name for it: 409 with the journal off, 404
     /// for a session the journal has no request of.
@@ -363,12 +374,7 @@ impl State {
         &self,
         session: &str,
     ) -> Result<(String, crate::journal::JournalView), ApiError> {
-        let journal = self.journal.as_ref().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "The request journal is off (--no-journal or [journal] enabled = false), and the report and expectations judge from it.",
-            )
-        })?;
+        let journal = self.journal_or_conflict()?;
         let name = self.journal_session(session).into_owned();
         if !journal.has_session(&name) {
             return Err(ApiError::new(

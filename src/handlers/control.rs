@@ -247,12 +247,7 @@ pub(crate) fn health(state: &State, _: &Call<'_>) -> Result<HttpResponse, ApiErr
 pub(crate) fn requests(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
     let parts = call.parts;
     let session = session_param(parts)?;
-    let journal = state.journal.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "The request journal is off (--no-journal or [journal] enabled = false).",
-        )
-    })?;
+    let journal = state.journal_or_conflict()?;
     let name = session.as_deref().map(|s| state.journal_session(s));
     if parts.method == Method::DELETE {
         journal.clear(name.as_deref());

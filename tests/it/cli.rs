@@ -414,6 +414,11 @@ fn control_flags_reach_the_server() {
         409,
         "the journal is off"
     );
+    assert_eq!(
+        get(&address, "/__mock/sessions/s/report").status,
+        409,
+        "the report judges from the journal"
+    );
     assert_eq!(terminate(&mut child), 0);
 }
 
