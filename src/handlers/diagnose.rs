@@ -158,8 +158,6 @@ pub(super) fn signature_variant(
     })
 }
 
-/// The journal's answers are read only on refusals; the standard-base64
-/// check reads the credential text. Both stay off the success path.
 #[cfg(test)]
 mod tests {
     use super::*;
