@@ -23,6 +23,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -211,7 +212,9 @@ impl BoundServer {
         });
         let mut shutdown = std::pin::pin!(shutdown);
         let mut http = http1::Builder::new();
-        http.header_read_timeout(limits.header_read_timeout)
+        // The time a client has to send a request's head is kept by the
+        // connection's task (see `spawn_connection`), not by hyper.
+        http.header_read_timeout(None)
             // A response's head and body go out in one buffer and one write:
             // bodies are small (a challenge is under 400 bytes), and one
             // contiguous send costs the kernel less than a vectored one.
@@ -225,7 +228,14 @@ impl BoundServer {
             http.max_headers(limits.max_headers * 2);
         }
         let connect = |stream: tokio::net::TcpStream, peer: SocketAddr, slot| {
-            spawn_connection(&http, &served, stream, peer, slot);
+            spawn_connection(
+                &http,
+                &served,
+                stream,
+                peer,
+                slot,
+                limits.header_read_timeout,
+            );
         };
         loop {
             // Past max-connections, new connections wait in the listen queue.
@@ -277,31 +287,35 @@ impl BoundServer {
 /// starts may take to send one (it was accepted: its request is answered).
 const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves one accepted connection on a task of its own. Once shutdown
-/// starts, a connection that has begun a request finishes it and closes;
-/// one that has not gets [`FIRST_REQUEST_GRACE`] to send its first.
+/// Serves one accepted connection on a task of its own.
+///
+/// A client has `head_timeout` to send a request's head: the connection is
+/// closed once it has been that long since it opened or since its last
+/// answer was made, with no request begun. (One sleep per connection, moved
+/// when it runs out, keeps that time; hyper's own header timeout makes and
+/// registers a sleep for every request, which cost 7% of the server's CPU
+/// per challenge in paired rounds.)
+///
+/// Once shutdown starts, a connection that has begun a request finishes it
+/// and closes; one that has not gets [`FIRST_REQUEST_GRACE`] to send its
+/// first.
 fn spawn_connection(
     http: &http1::Builder,
     served: &Arc<Served>,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     slot: tokio::sync::OwnedSemaphorePermit,
+    head_timeout: Duration,
 ) {
     let _ = stream.set_nodelay(true);
     // The slot is held until the connection ends (or while its request
     // waits on a scripted fault): shutdown waits for every slot.
-    let place = Arc::new(Place {
-        slot: std::sync::Mutex::new(Some(slot)),
-        requests: std::sync::atomic::AtomicBool::new(false),
-    });
+    let place = Arc::new(Place::new(slot));
     let service = {
         let (served, place) = (served.clone(), place.clone());
         service_fn(move |request| answer(served.clone(), place.clone(), request))
     };
-    let connection = http
-        .clone()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), service);
+    let connection = http.clone().serve_connection(TokioIo::new(stream), service);
     let mut stopping = served.stopping.subscribe();
     tokio::spawn(async move {
         let stop = async move {
@@ -309,10 +323,23 @@ fn spawn_connection(
         };
         let mut stop = std::pin::pin!(stop);
         let mut connection = std::pin::pin!(connection);
+        let mut head_due = std::pin::pin!(tokio::time::sleep(head_timeout));
         let mut stopped = false;
         let mut shut = false;
         let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
         let ended = std::future::poll_fn(|cx| {
+            while head_due.as_mut().poll(cx).is_ready() {
+                match place.head_due(head_timeout) {
+                    Some(due) if due <= tokio::time::Instant::now() => {
+                        tracing::debug!(%peer, "no request head within the header read timeout");
+                        return Poll::Ready(Ok(()));
+                    }
+                    Some(due) => head_due.as_mut().reset(due),
+                    None => head_due
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + head_timeout),
+                }
+            }
             if !stopped && stop.as_mut().poll(cx).is_ready() {
                 stopped = true;
             }
@@ -363,13 +390,48 @@ struct Served {
 }
 
 /// A connection's place among the `max-connections` (while it has one),
-/// and whether it has begun a request.
+/// whether it has begun a request, and since when it has been waiting for
+/// one.
 struct Place {
     slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
-    requests: std::sync::atomic::AtomicBool,
+    requests: AtomicBool,
+    /// When the connection opened.
+    opened: tokio::time::Instant,
+    /// Nanoseconds from `opened` to the last answer (0 before the first),
+    /// or [`ANSWERING`] while a request is being answered.
+    waiting_since: AtomicU64,
 }
 
+/// [`Place::waiting_since`] while a request is being answered.
+const ANSWERING: u64 = u64::MAX;
+
 impl Place {
+    fn new(slot: tokio::sync::OwnedSemaphorePermit) -> Place {
+        Place {
+            slot: std::sync::Mutex::new(Some(slot)),
+            requests: AtomicBool::new(false),
+            opened: tokio::time::Instant::now(),
+            waiting_since: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks a request as being answered until the returned guard drops.
+    fn answering(&self) -> Answering<'_> {
+        self.requests.store(true, Ordering::Relaxed);
+        self.waiting_since.store(ANSWERING, Ordering::Relaxed);
+        Answering(self)
+    }
+
+    /// When the client's time to send a request head runs out (`head_timeout`
+    /// after the connection opened or its last answer was made); `None`
+    /// while a request is being answered.
+    fn head_due(&self, head_timeout: Duration) -> Option<tokio::time::Instant> {
+        match self.waiting_since.load(Ordering::Relaxed) {
+            ANSWERING => None,
+            since => Some(self.opened + Duration::from_nanos(since) + head_timeout),
+        }
+    }
+
     fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
@@ -379,7 +441,18 @@ impl Place {
     }
 
     fn has_requests(&self) -> bool {
-        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// A request being answered on a connection; the connection's wait for its
+/// next request head starts when this drops.
+struct Answering<'a>(&'a Place);
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        let since = u64::try_from(self.0.opened.elapsed().as_nanos()).unwrap_or(ANSWERING - 1);
+        self.0.waiting_since.store(since, Ordering::Relaxed);
     }
 }
 
@@ -392,9 +465,7 @@ async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<MockBody>, ScriptedFault> {
     let app = &served.app;
-    place
-        .requests
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let _answering = place.answering();
     let (parts, body) = request.into_parts();
     let limit = app.max_body_bytes();
     let body = read_body(body, limit, app.limits().body_read_timeout).await;

@@ -113,6 +113,98 @@ async fn the_header_timeout_runs_per_request_on_a_keep_alive_connection() {
     assert!(read.is_ok(), "the connection was closed, not held open");
 }
 
+#[tokio::test]
+async fn the_header_timeout_leaves_a_body_that_is_still_arriving_alone() {
+    let server = with_limits(|l| {
+        l.header_read_timeout = Duration::from_millis(200);
+        l.body_read_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        AGE18.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The head came in time; the body takes longer than the header timeout.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stream.write_all(AGE18.as_bytes()).await.unwrap();
+    assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn the_header_timeout_starts_again_after_an_answer_a_scenario_delayed() {
+    let server = with_limits(|l| l.header_read_timeout = Duration::from_millis(200)).await;
+    server
+        .server
+        .upload_scenario("slow", "[[step]]\nstatus = 200\ndelay-ms = 700\n")
+        .unwrap();
+    let request = |extra: &str| {
+        format!(
+            "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{AGE18}",
+            AGE18.len()
+        )
+    };
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(request("Persona-Mock-Scenario: slow\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Answered after 700 ms, more than three header timeouts...
+    assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+    // ...and the connection takes a next request sent at once.
+    stream.write_all(request("").as_bytes()).await.unwrap();
+    assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn an_answer_the_client_does_not_read_is_cut_at_the_header_timeout() {
+    let mut settings = Settings::default();
+    settings.limits.header_read_timeout = Duration::from_millis(300);
+    settings.journal.as_mut().unwrap().body_bytes = 1 << 20;
+    let server = TestServer::with(MockServer::builder().settings(settings)).await;
+    // A 16 MB journal page: more than the sockets' buffers hold unread.
+    let body = format!(r#"{{"claim-type":"{}"}}"#, "x".repeat(1_000_000));
+    for _ in 0..16 {
+        send(server.addr(), "POST", CHALLENGE, &[], body.as_bytes()).await;
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.addr()).await.unwrap();
+    let host = server.addr();
+    stream
+        .write_all(format!("GET /__mock/requests HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // The client stops reading while the answer is being written...
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut chunk = [0u8; 65536];
+        // (A reset after the close ends the read too.)
+        while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+            received.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the connection was closed, not held open");
+    // ...so the connection was closed before the whole answer went out.
+    let text = String::from_utf8_lossy(&received);
+    let head_end = text.find("\r\n\r\n").expect("the head went out") + 4;
+    let length: usize = text
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .expect("a content length")
+        .parse()
+        .unwrap();
+    assert!(length > 16_000_000, "a large answer ({length} bytes)");
+    assert!(
+        received.len() - head_end < length,
+        "cut short: {} of {length} bytes",
+        received.len() - head_end
+    );
+}
+
 /// Sends a request head whose body stops short of its declared length, and
 /// reads the answer (the server must give one within 5 s).
 async fn stalled(addr: std::net::SocketAddr, head: String) -> crate::support::Reply {
