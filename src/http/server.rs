@@ -293,8 +293,8 @@ const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 /// closed once it has been that long since it opened or since its last
 /// answer was made, with no request begun. (One sleep per connection, moved
 /// when it runs out, keeps that time; hyper's own header timeout makes and
-/// registers a sleep for every request, which cost 7% of the server's CPU
-/// per challenge in paired rounds.)
+/// registers a sleep for every request head, which cost 2.4-4.5% more of
+/// the server's CPU per challenge in paired rounds: BENCHMARKS.md.)
 ///
 /// Once shutdown starts, a connection that has begun a request finishes it
 /// and closes; one that has not gets [`FIRST_REQUEST_GRACE`] to send its
