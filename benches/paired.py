@@ -11,11 +11,14 @@ Servers are pinned to CPU 1 and wrk to CPU 0. Every round runs each server
 for 1 s, in the order given and then (next round) reversed, so the order
 within a round averages out. CPU is the sum of the server's threads'
 `/proc/PID/task/*/schedstat` run time. Prints each server's median CPU per
-request and the median per-round ratio of the first server to each other.
+request, the median per-round ratio of the first server to each other, and
+of each later server's CPU to each after it (two builds compared directly),
+each with a bootstrap 95% interval of that median.
 """
 
 import argparse
 import os
+import random
 import re
 import shlex
 import statistics
@@ -66,6 +69,21 @@ def round_of(pid, url, script, connections):
     return used / max(requests, 1)
 
 
+def interval(values, draws=2000):
+    """A bootstrap 95% interval of the median of `values` (seeded, so a run's
+    figures can be printed again from the same rounds)."""
+    pick = random.Random(1)
+    medians = sorted(
+        statistics.median(pick.choices(values, k=len(values))) for _ in range(draws)
+    )
+    return medians[int(draws * 0.025)], medians[int(draws * 0.975) - 1]
+
+
+def report(name, values):
+    low, high = interval(values)
+    print(f"  {name}: {statistics.median(values):.3f} (median of per-round ratios; 95% interval {low:.3f}-{high:.3f})")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
@@ -88,21 +106,23 @@ def main():
         for _, process, url in servers:
             round_of(process.pid, url, script.name, args.connections)
         per = {name: [] for name, _, _ in servers}
-        ratios = {name: [] for name, _, _ in servers[1:]}
         for r in range(args.rounds):
             order = servers if r % 2 == 0 else servers[::-1]
-            this = {}
             for name, process, url in order:
-                this[name] = round_of(process.pid, url, script.name, args.connections)
-                per[name].append(this[name])
-            first = servers[0][0]
-            for name in ratios:
-                ratios[name].append(this[first] / this[name])
+                per[name].append(round_of(process.pid, url, script.name, args.connections))
         print(f"{args.rounds} rounds, {args.connections} connections, orders alternating")
         for name, values in per.items():
             print(f"  {name}: {statistics.median(values) / 1000:.2f} us CPU per request (median)")
-        for name, values in ratios.items():
-            print(f"  {servers[0][0]} / {name}: {statistics.median(values):.3f} (median of per-round ratios)")
+        names = list(per)
+        first = names[0]
+        for name in names[1:]:
+            report(f"{first} / {name}", [a / b for a, b in zip(per[first], per[name])])
+        for i, one in enumerate(names[1:], 1):
+            for other in names[i + 1:]:
+                report(
+                    f"{one} CPU / {other} CPU",
+                    [a / b for a, b in zip(per[one], per[other])],
+                )
     finally:
         os.unlink(script.name)
         for _, process, _ in servers:
