@@ -304,14 +304,21 @@ impl Schema {
         })
     }
 
-    /// Checks a body (see [`Schema::check`]) and reads it into the
-    /// endpoint's request struct `T`, whose fields are the schema's.
+    /// Reads a body into the endpoint's request struct `T`, whose fields are
+    /// the schema's (kebab-case, unknown fields denied). A body `T` reads as
+    /// it is is one the check accepts with the same values, so the check
+    /// (see [`Schema::check`]) runs only for the others: to read another
+    /// inflection's keys or unknown fields where allowed, or to say what is
+    /// wrong.
     pub fn read<T: DeserializeOwned>(
         &self,
         body: &Body,
         allow_unknown: bool,
         inflection: Inflection,
     ) -> Result<T, ApiError> {
+        if let Ok(read) = serde_json::from_slice(body.bytes()) {
+            return Ok(read);
+        }
         self.check(body, allow_unknown, inflection)?
             .into_struct()
             .map_err(|e| ApiError::bad_request(format!("The request body could not be read: {e}.")))
@@ -545,10 +552,13 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
 }
 
-/// Panics unless `T` reads every field of `schema` and its example: an
-/// endpoint's request struct and its schema name the same fields.
+/// Panics unless `T` reads every field of `schema` and its example (an
+/// endpoint's request struct and its schema name the same fields), and
+/// unless every body of a few thousand that `T` reads as it is (what
+/// [`Schema::read`] tries first) is one the check accepts with the same
+/// values, whether unknown fields are allowed or not.
 #[cfg(test)]
-pub(crate) fn assert_schema_reads<T: DeserializeOwned>(schema: &Schema) {
+pub(crate) fn assert_schema_reads<T: DeserializeOwned + PartialEq + fmt::Debug>(schema: &Schema) {
     let all: serde_json::Map<String, Value> = schema
         .fields
         .iter()
@@ -567,6 +577,65 @@ pub(crate) fn assert_schema_reads<T: DeserializeOwned>(schema: &Schema) {
     let example = Body::new(Bytes::from_static(schema.example.as_bytes()));
     if let Err(e) = schema.read::<T>(&example, false, Inflection::Kebab) {
         panic!("the example: {}", e.details);
+    }
+    // Each field absent, or sent under each inflection's key with each kind
+    // of value; then an unknown field, a field sent twice, and other
+    // top-level values.
+    let values = [
+        "\"x\"",
+        "\"a\\\"b\"",
+        "\"\"",
+        "null",
+        "true",
+        "false",
+        "1",
+        "[]",
+        "{}",
+    ];
+    let mut bodies: Vec<String> = vec![String::new()];
+    for spec in schema.fields {
+        let keys = [
+            spec.name.to_string(),
+            Inflection::Snake.apply(spec.name).into_owned(),
+            Inflection::Camel.apply(spec.name).into_owned(),
+        ];
+        let mut next = Vec::new();
+        for body in &bodies {
+            next.push(body.clone());
+            for key in keys.iter() {
+                for value in values {
+                    let comma = if body.is_empty() { "" } else { "," };
+                    next.push(format!("{body}{comma}\"{key}\":{value}"));
+                }
+            }
+        }
+        bodies = next;
+    }
+    let mut all: Vec<String> = bodies.iter().map(|b| format!("{{{b}}}")).collect();
+    for body in &bodies {
+        let comma = if body.is_empty() { "" } else { "," };
+        all.push(format!("{{{body}{comma}\"other\":1}}"));
+        if let Some(first) = body.split(',').next().filter(|f| !f.is_empty()) {
+            all.push(format!("{{{body},{first}}}"));
+        }
+    }
+    all.extend(["", " ", "null", "[]", "\"x\"", "{", "{}}"].map(String::from));
+    for text in &all {
+        let Ok(direct) = serde_json::from_slice::<T>(text.as_bytes()) else {
+            continue;
+        };
+        let body = Body::new(Bytes::from(text.clone()));
+        for allow_unknown in [false, true] {
+            let checked = schema
+                .check(&body, allow_unknown, Inflection::Kebab)
+                .map_err(|e| e.details.to_string())
+                .and_then(|checked| checked.into_struct::<T>().map_err(|e| e.to_string()));
+            assert_eq!(
+                checked.as_ref(),
+                Ok(&direct),
+                "{text} (unknown fields allowed: {allow_unknown})"
+            );
+        }
     }
 }
 

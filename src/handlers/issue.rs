@@ -31,6 +31,7 @@ const SCHEMA: Schema = Schema {
 
 /// The request body.
 #[derive(serde::Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct IssueRequest {
     blinded_token: String,
