@@ -8,7 +8,7 @@ use crate::privacypass::{IssuerSecret, RsaSecret, TokenType};
 use crate::profile::{RsaKeyEncoding, TokenKeyEncoding, WireFormat};
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256, Sha384};
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

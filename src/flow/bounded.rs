@@ -4,7 +4,8 @@
 //! [`Generations`] evicts a whole generation at once, for the stores an
 //! insert on every request must keep cheap.
 
-use std::collections::{HashMap, VecDeque};
+use hashbrown::HashMap;
+use std::collections::VecDeque;
 use std::hash::Hash;
 
 /// A map that keeps at most `cap` entries, evicting the oldest first.

@@ -6,7 +6,8 @@ use crate::api::Refusal;
 use crate::api::route::Route;
 use crate::scenario::Fault;
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use hashbrown::HashMap;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
