@@ -17,13 +17,11 @@ pub const OPAQUE_LEN: usize = 24;
 
 /// `prefix` followed by 24 alphanumerics taken from `bytes` (at least 24).
 pub fn opaque(prefix: &str, bytes: &[u8]) -> String {
+    let chars: [u8; OPAQUE_LEN] =
+        std::array::from_fn(|i| ALPHANUMERIC[usize::from(bytes[i]) % ALPHANUMERIC.len()]);
     let mut out = String::with_capacity(prefix.len() + OPAQUE_LEN);
     out.push_str(prefix);
-    out.extend(
-        bytes[..OPAQUE_LEN]
-            .iter()
-            .map(|b| ALPHANUMERIC[usize::from(*b) % ALPHANUMERIC.len()] as char),
-    );
+    out.push_str(std::str::from_utf8(&chars).expect("alphanumerics"));
     out
 }
 

@@ -6,9 +6,9 @@
 use crate::privacypass::hex;
 use crate::privacypass::{IssuerSecret, RsaSecret, TokenType};
 use crate::profile::{RsaKeyEncoding, TokenKeyEncoding, WireFormat};
+use hashbrown::HashMap;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256, Sha384};
-use hashbrown::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

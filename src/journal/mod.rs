@@ -5,8 +5,8 @@
 use crate::api::Refusal;
 use crate::api::route::Route;
 use crate::scenario::Fault;
-use serde::Serialize;
 use hashbrown::HashMap;
+use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::SystemTime;
