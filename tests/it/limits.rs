@@ -120,16 +120,9 @@ async fn the_header_timeout_leaves_a_body_that_is_still_arriving_alone() {
         l.body_read_timeout = Duration::from_secs(5);
     })
     .await;
-    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-    let head = format!(
-        "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        AGE18.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // The head came in time; the body takes longer than the header timeout.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    stream.write_all(AGE18.as_bytes()).await.unwrap();
-    assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+    // The head comes at once; the body takes longer than the header timeout.
+    let answer = body_after(&server, Duration::from_millis(600)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"));
 }
 
 #[tokio::test]
@@ -235,16 +228,23 @@ async fn a_body_that_does_not_arrive_in_time_gets_a_persona_408() {
 #[tokio::test]
 async fn a_body_that_follows_its_head_within_the_timeout_is_read() {
     let server = with_limits(|l| l.body_read_timeout = Duration::from_secs(5)).await;
+    // The server has the head and waits for the body.
+    let answer = body_after(&server, Duration::from_millis(200)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"));
+}
+
+/// Sends a challenge's head, then its body after `pause`, and reads the
+/// answer.
+async fn body_after(server: &TestServer, pause: Duration) -> String {
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
         "POST {CHALLENGE} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         AGE18.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    // The server has the head and waits for the body.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(pause).await;
     stream.write_all(AGE18.as_bytes()).await.unwrap();
-    assert!(read_one(&mut stream).await.starts_with("HTTP/1.1 200"));
+    read_one(&mut stream).await
 }
 
 #[tokio::test]
