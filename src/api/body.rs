@@ -554,9 +554,9 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 
 /// Panics unless `T` reads every field of `schema` and its example (an
 /// endpoint's request struct and its schema name the same fields), and
-/// unless every body of a few thousand that `T` reads as it is (what
-/// [`Schema::read`] tries first) is one the check accepts with the same
-/// values, whether unknown fields are allowed or not.
+/// unless every generated body (below) that `T` reads as it is, which is
+/// what [`Schema::read`] tries first, is one the check accepts with the
+/// same values, whether unknown fields are allowed or not.
 #[cfg(test)]
 pub(crate) fn assert_schema_reads<T: DeserializeOwned + PartialEq + fmt::Debug>(schema: &Schema) {
     let all: serde_json::Map<String, Value> = schema
