@@ -359,7 +359,14 @@ fn environment_source(error: &clap::Error) -> Option<String> {
 
 /// `GET {url}/__mock/health` over plain HTTP/1.1, within 5 s.
 fn health(url: &str) -> ExitCode {
-    match get(url, "/__mock/health", None) {
+    let mock = match Running::at(url) {
+        Ok(mock) => mock,
+        Err(error) => {
+            eprintln!("persona-mock health: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match mock.get("/__mock/health", None) {
         Ok((200, _)) => {
             println!("persona-mock at {url} is serving");
             ExitCode::SUCCESS
@@ -378,11 +385,18 @@ fn health(url: &str) -> ExitCode {
 /// `persona-mock report`: exit 1 with an error finding, 0 without, 2 when
 /// the report cannot be had.
 fn print_report(url: &str, session: &str, format: ReportFormat, token: Option<&str>) -> ExitCode {
+    let mock = match Running::at(url) {
+        Ok(mock) => mock,
+        Err(error) => {
+            eprintln!("persona-mock report: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let path = |format: &str| {
         let id = percent_encoding::utf8_percent_encode(session, percent_encoding::NON_ALPHANUMERIC);
         format!("/__mock/sessions/{id}/report?format={format}")
     };
-    let fetch = |format: &str| match get(url, &path(format), token) {
+    let fetch = |format: &str| match mock.get(&path(format), token) {
         Ok((200, body)) => Ok(body),
         Ok((status, body)) => {
             let details = serde_json::from_str::<serde_json::Value>(&body)
@@ -421,42 +435,58 @@ fn print_report(url: &str, session: &str, format: ReportFormat, token: Option<&s
     }
 }
 
-/// `GET` of a control path on a running mock over HTTP/1.1: its status and
-/// body, or why there is none (within 5 s per step).
-fn get(url: &str, path: &str, token: Option<&str>) -> Result<(u16, String), String> {
-    use std::io::Read;
-    use std::net::ToSocketAddrs;
-    let Some(authority) = url.strip_prefix("http://").map(|a| a.trim_end_matches('/')) else {
-        return Err(format!("--url must start with http:// (got {url:?})"));
-    };
-    let timeout = std::time::Duration::from_secs(5);
-    let response = (|| -> std::io::Result<Vec<u8>> {
-        let address = authority
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| std::io::Error::other("no address"))?;
-        let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
-        stream.set_read_timeout(Some(timeout))?;
-        let token = token
-            .map(|t| format!("Persona-Mock-Token: {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {authority}\r\n{token}Connection: close\r\n\r\n"
-        )?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response)?;
-        Ok(response)
-    })()
-    .map_err(|error| format!("{url}: {error}"))?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("{url} did not answer HTTP/1.1"))?;
-    Ok((status, body.to_string()))
+/// A running mock, by the `--url` of `health` and `report`.
+struct Running<'a> {
+    url: &'a str,
+    /// `host:port` of the URL.
+    authority: &'a str,
+}
+
+impl<'a> Running<'a> {
+    /// The mock at `url`; an URL that is not `http://…` is a configuration
+    /// mistake.
+    fn at(url: &'a str) -> Result<Running<'a>, String> {
+        let Some(authority) = url.strip_prefix("http://").map(|a| a.trim_end_matches('/')) else {
+            return Err(format!("--url must start with http:// (got {url:?})"));
+        };
+        Ok(Running { url, authority })
+    }
+
+    /// `GET` of a control path over HTTP/1.1: its status and body, or why
+    /// there is none (within 5 s per step).
+    fn get(&self, path: &str, token: Option<&str>) -> Result<(u16, String), String> {
+        use std::io::Read;
+        use std::net::ToSocketAddrs;
+        let Running { url, authority } = *self;
+        let timeout = std::time::Duration::from_secs(5);
+        let response = (|| -> std::io::Result<Vec<u8>> {
+            let address = authority
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| std::io::Error::other("no address"))?;
+            let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
+            stream.set_read_timeout(Some(timeout))?;
+            let token = token
+                .map(|t| format!("Persona-Mock-Token: {t}\r\n"))
+                .unwrap_or_default();
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: {authority}\r\n{token}Connection: close\r\n\r\n"
+            )?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response)?;
+            Ok(response)
+        })()
+        .map_err(|error| format!("{url}: {error}"))?;
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| format!("{url} did not answer HTTP/1.1"))?;
+        Ok((status, body.to_string()))
+    }
 }
 
 /// How log lines are written.

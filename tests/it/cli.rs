@@ -561,6 +561,21 @@ fn the_health_subcommand_exits_0_when_serving_and_1_when_not() {
     assert!(stderr.starts_with("persona-mock health: "), "{stderr}");
 }
 
+#[test]
+fn health_and_report_call_a_url_that_is_not_http_a_configuration_mistake() {
+    for args in [
+        &["health", "--url", "https://mock.example"][..],
+        &["report", "--url", "mock.example:9577", "--session", "s"][..],
+    ] {
+        let (code, _, stderr) = run_to_end(binary().args(args));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--url must start with http://"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 /// The `ENV` lines of the Dockerfile.
 fn dockerfile_env() -> Vec<(String, String)> {
     let text =
