@@ -238,6 +238,11 @@ struct Kept {
 }
 
 impl Kept {
+    /// The response body, as kept.
+    fn response_body(&self) -> &[u8] {
+        &self.text[self.ends[5]..self.ends[6]]
+    }
+
     /// The entry as the control API shows it.
     fn entry(&self) -> JournalEntry {
         let bytes = &self.text[..];
@@ -275,7 +280,7 @@ impl Kept {
             status: self.status,
             fault: self.fault,
             response_headers: Record::unpack(&bytes[body..response]),
-            response_body: text(response..response_body),
+            response_body: String::from_utf8_lossy(self.response_body()).into_owned(),
             refusal: self.refusal,
         }
     }
@@ -502,7 +507,7 @@ impl Journal {
             .rev()
             .filter(|x| x.route == Some(route) && x.status == 200)
             .take(limit)
-            .map(|x| x.text[x.ends[5]..x.ends[6]].to_vec())
+            .map(|x| x.response_body().to_vec())
             .collect()
     }
 
