@@ -636,12 +636,23 @@ async fn expectations_say_when_the_journal_dropped_entries() {
 async fn reports_and_expectations_refuse_cross_site_pages() {
     let server = TestServer::with(MockServer::builder().seed(7)).await;
     disciplined(&server, "site").challenge(AGE18, false).await;
+    let evil = [("Origin", "https://evil.example")];
     let reply = send(
         server.addr(),
         "GET",
         "/__mock/sessions/site/report",
-        &[("Origin", "https://evil.example")],
+        &evil,
         b"",
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+    let expect = br#"{"expect":[{"endpoint":"challenge"}]}"#;
+    let reply = send(
+        server.addr(),
+        "POST",
+        "/__mock/sessions/site/verify",
+        &evil,
+        expect,
     )
     .await;
     assert_eq!(reply.status, 403);
