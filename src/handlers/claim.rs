@@ -147,7 +147,7 @@ fn rfc9577_token(state: &State, relay: &Relay, credential: &str) -> Result<[u8; 
     check_challenge(state, relay, &token)?;
     if !key.secret().verify(&token.input(), &token.authenticator) {
         return Err(invalid(diagnose::with(
-            "The token's authenticator does not verify with the issuer key: the token was altered, or finalized from another issuance.".to_string(),
+            "The token's authenticator does not verify with the issuer key: the token was altered, or finalized from another issuance.",
             diagnose::signature_variant(state, key, &token.authenticator),
         )));
     }
@@ -166,7 +166,7 @@ fn double_spend() -> ApiError {
 fn read_token(credential: &str) -> Result<Token, ApiError> {
     let bytes = b64::decode(credential.trim()).map_err(|_| {
         invalid(diagnose::with(
-            "The PrivateToken token is not base64url (the alphabet with '-' and '_').".to_string(),
+            "The PrivateToken token is not base64url (the alphabet with '-' and '_').",
             diagnose::standard_base64(credential),
         ))
     })?;
@@ -216,7 +216,7 @@ fn check_key<'s>(
         ))
         .because(Refusal::WrongClaimType),
         None => invalid(diagnose::with(
-            "The token's key id names no issuer key of persona-mock (for this token type).".to_string(),
+            "The token's key id names no issuer key of persona-mock (for this token type).",
             diagnose::key_id(key, &token.token_key_id),
         )),
     })
@@ -227,7 +227,7 @@ fn check_key<'s>(
 fn check_challenge(state: &State, relay: &Relay, token: &Token) -> Result<(), ApiError> {
     let issued = state.challenges.get(&token.challenge_digest).ok_or_else(|| {
         invalid(diagnose::with(
-            "The token's challenge_digest names no challenge persona-mock issued (it keeps the last 100,000): request a challenge from /api/privacy/v1/relays/challenge.".to_string(),
+            "The token's challenge_digest names no challenge persona-mock issued (it keeps the last 100,000): request a challenge from /api/privacy/v1/relays/challenge.",
             diagnose::challenge_digest(state, &token.challenge_digest),
         ))
     })?;

@@ -17,7 +17,7 @@ use crate::state::State;
 pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[u8; 32], ApiError> {
     let bytes = b64::decode(credential.trim()).map_err(|_| {
         invalid(diagnose::with(
-            "The PrivateToken token is not base64url (the alphabet with '-' and '_').".to_string(),
+            "The PrivateToken token is not base64url (the alphabet with '-' and '_').",
             diagnose::standard_base64(credential),
         ))
     })?;
@@ -70,14 +70,14 @@ pub(super) fn verify(state: &State, relay: &Relay, credential: &str) -> Result<[
     }
     let signature = b64::decode(&token.signature).map_err(|_| {
         invalid(diagnose::with(
-            "The token's signature is not base64url.".to_string(),
+            "The token's signature is not base64url.",
             diagnose::standard_base64(&token.signature),
         ))
     })?;
     let input = persona::token_input(&token.token_nonce, &challenge.mac, &token.key_id);
     if !key.secret().verify(&input, &signature) {
         return Err(invalid(diagnose::with(
-            "The token's signature does not verify (RSASSA-PSS, SHA-384, salt 48) over 0x0002 || SHA-256(token_nonce) || SHA-256(mac) || SHA-256(key_id) with the key key_id names.".to_string(),
+            "The token's signature does not verify (RSASSA-PSS, SHA-384, salt 48) over 0x0002 || SHA-256(token_nonce) || SHA-256(mac) || SHA-256(key_id) with the key key_id names.",
             diagnose::signature_variant(state, key, &signature),
         )));
     }

@@ -12,7 +12,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 /// The refusal's details with the likely mistake, when there is one.
-pub(super) fn with(details: String, mistake: Option<String>) -> String {
+pub(super) fn with(details: impl Into<String>, mistake: Option<String>) -> String {
+    let details = details.into();
     match mistake {
         Some(mistake) => format!("{details} Likely mistake: {mistake}"),
         None => details,
