@@ -8,6 +8,7 @@
 
 mod auth;
 pub(crate) mod cors;
+mod fault;
 pub(crate) mod handle;
 mod heads;
 mod idempotent;

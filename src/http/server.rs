@@ -1,7 +1,9 @@
-//! The one place that touches hyper: binding, the accept loop, reading
-//! bodies within the limit, scripted waits and faults, and graceful
-//! shutdown. The in-process handle Rust tests hold is in `handle`.
+//! Where hyper serves connections: binding, the accept loop, each
+//! connection's header timeout, reading bodies within the limit, scripted
+//! waits, and graceful shutdown. How an answer goes out whole or cut by a
+//! fault is in `fault`; the in-process handle Rust tests hold is in `handle`.
 
+use super::fault::{MockBody, ScriptedFault, finish};
 use super::handle::MockServer;
 use super::{Answer, respond};
 use crate::api::body::RequestBody;
@@ -11,10 +13,9 @@ use crate::profile::Profile;
 use crate::scenario::Fault;
 use crate::settings::Settings;
 use crate::state::{ControlAccess, State};
-use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{CONTENT_LENGTH, HeaderValue};
+use hyper::body::{Body, Incoming};
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -24,7 +25,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -363,19 +364,6 @@ fn spawn_connection(
     });
 }
 
-/// The error that makes hyper close a connection without (the rest of) a
-/// response, as a scenario's fault asks.
-#[derive(Debug)]
-struct ScriptedFault(&'static str);
-
-impl std::fmt::Display for ScriptedFault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "scenario fault: {}", self.0)
-    }
-}
-
-impl std::error::Error for ScriptedFault {}
-
 /// What the requests of a server share.
 struct Served {
     app: Arc<State>,
@@ -562,32 +550,6 @@ async fn stopped(stopping: &tokio::sync::watch::Sender<bool>) {
     let _ = stopping.subscribe().wait_for(|stopped| *stopped).await;
 }
 
-/// Answers, or fails the connection, as the scripted fault asks (after any
-/// wait).
-fn finish(
-    response: crate::api::response::HttpResponse,
-    fault: Option<Fault>,
-) -> Result<Response<MockBody>, ScriptedFault> {
-    match fault {
-        None => Ok(response.map(MockBody::Complete)),
-        Some(Fault::Reset) => Err(ScriptedFault("reset")),
-        Some(Fault::Hang) => Err(ScriptedFault("hang ended")),
-        Some(Fault::Truncated) => {
-            let (mut parts, body) = response.into_parts();
-            parts
-                .headers
-                .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            let half = body.slice(..body.len() / 2);
-            let truncated = MockBody::Truncated {
-                part: Some(half),
-                // A pause before the error lets hyper flush what it has.
-                pause: Box::pin(tokio::time::sleep(TRUNCATION_PAUSE)),
-            };
-            Ok(Response::from_parts(parts, truncated))
-        }
-    }
-}
-
 /// Reads a request body of at most `limit` bytes within `timeout`. A
 /// declared length over the limit is refused before any body is read.
 async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> RequestBody {
@@ -601,66 +563,3 @@ async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> RequestBo
         Ok(Err(error)) => RequestBody::Unreadable(error.to_string()),
     }
 }
-
-/// How long a truncated response waits between its part and the failure.
-const TRUNCATION_PAUSE: Duration = Duration::from_millis(20);
-
-/// A response body: all of it, or (for the `truncated` fault) a part
-/// followed by an error, which makes hyper close the connection early.
-#[derive(Debug)]
-pub enum MockBody {
-    /// The whole body, taken when sent.
-    Complete(Bytes),
-    /// Part of a body, then a pause (so the part is flushed), then an error.
-    Truncated {
-        /// The part to send, taken when sent.
-        part: Option<Bytes>,
-        /// Runs out when the error is due.
-        pause: Pin<Box<tokio::time::Sleep>>,
-    },
-}
-
-impl Body for MockBody {
-    type Data = Bytes;
-    type Error = ScriptedFaultError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match self.get_mut() {
-            MockBody::Complete(bytes) if bytes.is_empty() => Poll::Ready(None),
-            MockBody::Complete(bytes) => Poll::Ready(Some(Ok(Frame::data(std::mem::take(bytes))))),
-            MockBody::Truncated { part, pause } => match part.take() {
-                Some(bytes) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
-                None => pause
-                    .as_mut()
-                    .poll(cx)
-                    .map(|()| Some(Err(ScriptedFaultError))),
-            },
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self, MockBody::Complete(bytes) if bytes.is_empty())
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            MockBody::Complete(bytes) => SizeHint::with_exact(bytes.len() as u64),
-            MockBody::Truncated { .. } => SizeHint::default(),
-        }
-    }
-}
-
-/// The error a truncated body ends with.
-#[derive(Debug)]
-pub struct ScriptedFaultError;
-
-impl std::fmt::Display for ScriptedFaultError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("response truncated by a scenario")
-    }
-}
-
-impl std::error::Error for ScriptedFaultError {}
