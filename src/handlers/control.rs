@@ -299,19 +299,22 @@ pub(crate) fn session(state: &State, call: &Call<'_>) -> Result<HttpResponse, Ap
 pub(crate) fn report(state: &State, call: &Call<'_>) -> Result<HttpResponse, ApiError> {
     let id = session_segment(call.param.unwrap_or_default())?;
     let format = query_value(call.parts.uri.query(), "format");
-    let format = format.as_deref().unwrap_or("json");
-    if !["json", "junit", "text"].contains(&format) {
-        return Err(ApiError::bad_request(format!(
-            "format must be json, junit or text (got {:?}).",
-            crate::api::conventions::truncate(format)
-        )));
-    }
-    let report = state.report(&id)?;
-    let (content_type, body) = match format {
-        "junit" => ("application/xml; charset=utf-8", report.junit()),
-        "text" => ("text/plain; charset=utf-8", report.text()),
-        _ => ("application/json", report.json()),
-    };
+    let (content_type, render): (_, fn(&crate::report::Report) -> String) =
+        match format.as_deref().unwrap_or("json") {
+            "json" => ("application/json", crate::report::Report::json),
+            "junit" => (
+                "application/xml; charset=utf-8",
+                crate::report::Report::junit,
+            ),
+            "text" => ("text/plain; charset=utf-8", crate::report::Report::text),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "format must be json, junit or text (got {:?}).",
+                    crate::api::conventions::truncate(other)
+                )));
+            }
+        };
+    let body = render(&state.report(&id)?);
     let mut response = hyper::Response::new(bytes::Bytes::from(body));
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
