@@ -118,9 +118,12 @@ impl ApiError {
     }
 
     /// 422 about the field at `pointer` (a JSON pointer such as `/claim-type`).
-    pub fn unprocessable(pointer: &'static str, details: impl Into<String>) -> ApiError {
+    pub fn unprocessable(
+        pointer: impl Into<Cow<'static, str>>,
+        details: impl Into<String>,
+    ) -> ApiError {
         ApiError {
-            pointer: Some(Cow::Borrowed(pointer)),
+            pointer: Some(pointer.into()),
             ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, details)
         }
     }

@@ -101,13 +101,7 @@ fn read_one(index: usize, item: &Value) -> Result<Expectation, ApiError> {
         } else {
             format!("/expect/{index}/{field}")
         };
-        ApiError {
-            pointer: Some(pointer.into()),
-            ..ApiError::new(
-                hyper::StatusCode::UNPROCESSABLE_ENTITY,
-                format!("expect[{index}]: {details}"),
-            )
-        }
+        ApiError::unprocessable(pointer, format!("expect[{index}]: {details}"))
     };
     let Value::Object(map) = item else {
         return Err(wrong(
