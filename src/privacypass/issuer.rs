@@ -264,9 +264,7 @@ impl IssuerSecret {
                 .is_ok(),
         }
     }
-}
 
-impl IssuerSecret {
     /// Whether `authenticator` is this RSA key's RSASSA-PSS signature
     /// (SHA-384, MGF1-SHA-384, 48-byte salt) of some message: the
     /// encoded message under the signature has PSS's structure. Forging
